@@ -1,0 +1,42 @@
+// One build script, one build() helper: every bundle of Contact Sheet.
+//   node esbuild.mjs            production build into dist/
+//   node esbuild.mjs --watch    rebuild on change
+//   node esbuild.mjs --dev      unminified with source maps
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const dev = watch || process.argv.includes('--dev');
+
+/** Native or data-bearing packages stay outside the bundles and ship in node_modules. */
+const nodeExternals = ['vscode', 'onnxruntime-node', 'sharp'];
+
+/** @param {esbuild.BuildOptions} options */
+async function build(options) {
+  const common = {
+    bundle: true,
+    minify: !dev,
+    sourcemap: dev ? 'linked' : false,
+    logLevel: 'info',
+    legalComments: 'none',
+  };
+  const ctx = await esbuild.context({ ...common, ...options });
+  if (watch) {
+    await ctx.watch();
+  } else {
+    await ctx.rebuild();
+    await ctx.dispose();
+  }
+}
+
+const node = { platform: 'node', target: 'node20', format: 'cjs', external: nodeExternals };
+
+await Promise.all([
+  // Extension host entry (VS Code loads dist/extension.js).
+  build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
+  // Scoring worker: owns the ONNX sessions, off the extension host's thread.
+  build({ ...node, entryPoints: { scoringWorker: 'src/core/scoring/worker.ts' }, outdir: 'dist' }),
+  // Command-line tool (bin/contact-sheet.js requires dist/cli.js).
+  build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' }),
+  // Webview UI (browser, no Node, no vscode).
+  build({ platform: 'browser', target: 'es2022', format: 'esm', entryPoints: { webview: 'src/webview/main.ts' }, outdir: 'dist' }),
+]);

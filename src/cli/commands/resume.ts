@@ -1,0 +1,7 @@
+import { ContactSheetError } from '../../core/errors';
+import type { Subcommand } from '../io';
+
+// Placeholder until the owning issue lands: refuses clearly instead of pretending to work.
+export const resume: Subcommand = async () => {
+  throw new ContactSheetError('internal', '"resume" is not implemented yet.', { action: 'Use a newer build of Contact Sheet.' });
+};

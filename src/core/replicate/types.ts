@@ -1,0 +1,97 @@
+/**
+ * The generation contract between the Replicate layer and the run pipeline.
+ * The Replicate layer (client, adapters, pricing, generator) implements it; run.ts consumes it.
+ */
+import type { SerializedError } from '../errors';
+
+export const ASPECT_RATIOS = ['1:1', '4:3', '3:4', '16:9', '9:16'] as const;
+export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+
+export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
+
+export type CostSource = 'official price' | 'predict_time × GPU price' | 'unknown';
+
+export interface Cost {
+  /** USD, or null when unknown. */
+  usd: number | null;
+  source: CostSource;
+  /** Date of the pricing table used (YYYY-MM-DD). */
+  pricing_date: string;
+  /** e.g. "black-forest-labs/flux-schnell: 0.003 USD per image" or "L40S 0.000975 USD/s × 2.31 s". */
+  basis?: string;
+}
+
+/** One HTTP call to Replicate, as recorded in the trace (never with the token). */
+export interface ApiCallRecord {
+  method: string;
+  /** Path and query only, e.g. "/v1/predictions/abc123". */
+  path: string;
+  /** HTTP status, or null when no response arrived (network error). */
+  status: number | null;
+  started_at: string;
+  duration_ms: number;
+  /** 0 for the first attempt of a logical call, 1.. for retries. */
+  attempt: number;
+  prediction_id?: string;
+  /** Index of the image this call serves, when it serves one. */
+  image_index?: number;
+  cost?: Cost;
+  error?: string;
+}
+
+export interface ModelRef {
+  owner: string;
+  name: string;
+  /** Pinned version id (64 hex) or undefined for the model's latest/official endpoint. */
+  version?: string;
+}
+
+export interface ImageJob {
+  /** 0-based index within the run. */
+  index: number;
+  seed: number;
+  /** For resume: a prediction already created for this image; adopt it instead of creating. */
+  existingPredictionId?: string;
+  /** For resume: the model the existing prediction was created on. */
+  existingModel?: string;
+}
+
+export interface GenerationRequest {
+  /** Primary model first, then fallbacks, as "owner/name[:version]". */
+  models: string[];
+  prompt: string;
+  negativePrompt?: string;
+  aspectRatio: AspectRatio;
+  jobs: ImageJob[];
+  concurrency: number;
+  signal?: AbortSignal;
+}
+
+export interface GeneratedImage {
+  index: number;
+  seed: number;
+  /** "owner/name" actually used (may be a fallback). */
+  model: string;
+  version: string | null;
+  prediction_id: string;
+  /** The raw bytes as downloaded (any format; the run converts to PNG). */
+  bytes: Buffer;
+  content_type: string;
+  /** The input sent to Replicate (prompt text included; no secrets). */
+  input: Record<string, unknown>;
+  created_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  predict_time_s: number | null;
+  cost: Cost;
+  /** Models tried before this one for this image, with why they failed. */
+  fallbacks: { model: string; error: SerializedError }[];
+}
+
+export type GenerationEvent =
+  | { type: 'prediction-created'; index: number; prediction_id: string; model: string; version: string | null; seed: number }
+  | { type: 'prediction-status'; index: number; prediction_id: string; status: PredictionStatus }
+  | { type: 'fallback'; index: number; from: string; to: string; error: SerializedError }
+  | { type: 'image-generated'; image: GeneratedImage }
+  | { type: 'image-failed'; index: number; seed: number; model: string; prediction_id: string | null; error: SerializedError }
+  | { type: 'api-call'; call: ApiCallRecord };

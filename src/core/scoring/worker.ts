@@ -1,0 +1,2 @@
+// Scoring worker entry (owns the ONNX sessions); filled in by the scoring work.
+export {};

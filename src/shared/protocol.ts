@@ -1,0 +1,2 @@
+// Typed messages extension ⇄ webview; filled in by the Foundation work.
+export {};

@@ -1,0 +1,2 @@
+// Webview entry; filled in by the Foundation work.
+export {};
