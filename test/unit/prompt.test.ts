@@ -1,0 +1,116 @@
+import { strict as assert } from 'node:assert';
+import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_PROMPT_FILE_BYTES, parsePromptText, readPromptFile } from '../../src/core/prompt';
+
+const codeIs = (code: string) => (e: { code?: string; action?: string }) => e.code === code && typeof e.action === 'string' && e.action.length > 0;
+
+describe('prompt files', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cs-prompt-'));
+  });
+  afterEach(async () => {
+    await chmod(dir, 0o755).catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a plain .txt prompt, trimmed, with no overrides', async () => {
+    const p = join(dir, 'cat.txt');
+    await writeFile(p, '\uFEFF  A cat in a hat\r\nwearing # a crown  \n\n');
+    const prompt = await readPromptFile(p);
+    assert.equal(prompt.text, 'A cat in a hat\nwearing # a crown');
+    assert.equal(prompt.format, 'txt');
+    assert.equal(prompt.original, null);
+    assert.equal(prompt.negative, null);
+    assert.deepEqual(prompt.overrides, {});
+  });
+
+  it('parses every front matter key, quoted and plain', async () => {
+    const p = join(dir, 'p.txt');
+    await writeFile(
+      p,
+      [
+        '---',
+        '# a comment',
+        'original: "a cat: \\"small\\""',
+        "negative: 'blurry, it''s bad'",
+        'model: stability-ai/sdxl',
+        'aspect_ratio: 1:1',
+        '',
+        'seed: 42',
+        'num_variations: 3',
+        '---',
+        'A small cat, studio light',
+      ].join('\n'),
+    );
+    const prompt = await readPromptFile(p);
+    assert.equal(prompt.text, 'A small cat, studio light');
+    assert.equal(prompt.original, 'a cat: "small"');
+    assert.equal(prompt.negative, "blurry, it's bad");
+    assert.deepEqual(prompt.overrides, { model: 'stability-ai/sdxl', aspectRatio: '1:1', seed: 42, numVariations: 3 });
+  });
+
+  it('takes a leading "# Title" of a .md file as its title, not as prompt text', async () => {
+    const p = join(dir, 'p.md');
+    await writeFile(p, '---\nseed: 7\n---\n\n# Crowned cat\n\nA cat wearing a crown.\n\n## Style\nOil painting.\n');
+    const prompt = await readPromptFile(p);
+    assert.equal(prompt.title, 'Crowned cat');
+    assert.equal(prompt.text, 'A cat wearing a crown.\n\n## Style\nOil painting.');
+    assert.equal(prompt.overrides.seed, 7);
+    // In a .txt file the same line is prompt text.
+    assert.equal(parsePromptText('# Crowned cat\nA cat', 'txt').text, '# Crowned cat\nA cat');
+  });
+
+  it('refuses empty, title-only, binary, invalid UTF-8, huge, missing and unreadable files with an action', async () => {
+    const cases: [string, Buffer | string, string][] = [
+      ['empty.txt', '  \n\t\n', 'prompt-empty'],
+      ['fm-only.txt', '---\nseed: 1\n---\n\n', 'prompt-empty'],
+      ['title.md', '# Only a title\n', 'prompt-empty'],
+      ['bin.txt', Buffer.from([0x41, 0x00, 0x42]), 'prompt-binary'],
+      ['latin1.txt', Buffer.from([0x63, 0x61, 0x66, 0xe9]), 'prompt-binary'],
+      ['huge.txt', 'a'.repeat(MAX_PROMPT_FILE_BYTES + 1), 'prompt-too-large'],
+    ];
+    for (const [name, content, code] of cases) {
+      await writeFile(join(dir, name), content);
+      await assert.rejects(readPromptFile(join(dir, name)), codeIs(code), name);
+    }
+    // Exactly at the limit is fine.
+    await writeFile(join(dir, 'limit.txt'), 'a'.repeat(MAX_PROMPT_FILE_BYTES));
+    assert.equal((await readPromptFile(join(dir, 'limit.txt'))).text.length, MAX_PROMPT_FILE_BYTES);
+    await assert.rejects(readPromptFile(join(dir, 'nope.txt')), codeIs('prompt-missing'));
+    await mkdir(join(dir, 'folder.txt'));
+    await assert.rejects(readPromptFile(join(dir, 'folder.txt')), codeIs('prompt-unreadable'));
+    if (process.getuid?.() !== 0) {
+      await writeFile(join(dir, 'locked.txt'), 'a cat');
+      await chmod(join(dir, 'locked.txt'), 0o000);
+      await assert.rejects(readPromptFile(join(dir, 'locked.txt')), codeIs('prompt-unreadable'));
+    }
+  });
+
+  it('rejects bad front matter with the line and the allowed keys', () => {
+    const bad: [string, RegExp][] = [
+      ['---\nmodle: a/b\n---\nx', /line 2: unknown key "modle"/],
+      ['---\nseed: 1\nseed: 2\n---\nx', /"seed" is given twice/],
+      ['---\nseed: -1\n---\nx', /seed "-1" must be a whole number/],
+      ['---\nseed: 4294967296\n---\nx', /seed/],
+      ['---\nnum_variations: 17\n---\nx', /num_variations "17"/],
+      ['---\nnum_variations: 0\n---\nx', /num_variations "0"/],
+      ['---\naspect_ratio: 2:1\n---\nx', /aspect_ratio "2:1" is not one of/],
+      ['---\nmodel: flux\n---\nx', /model "flux" is not/],
+      ['---\nnegative: "unterminated\n---\nx', /unterminated double quote/],
+      ['---\njust text\n---\nx', /expected "key: value"/],
+      ['---\nseed: 1\nx', /no closing/],
+      ['---\noriginal:\n---\nx', /"original" is empty/],
+    ];
+    for (const [text, message] of bad) {
+      assert.throws(
+        () => parsePromptText(text, 'txt'),
+        (e: { code?: string; message?: string; action?: string }) =>
+          e.code === 'prompt-front-matter' && message.test(e.message ?? '') && /allowed keys: original, negative/.test(e.action ?? ''),
+        text,
+      );
+    }
+  });
+});
