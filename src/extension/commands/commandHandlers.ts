@@ -1,0 +1,35 @@
+import * as vscode from 'vscode';
+import { toContactSheetError } from '../../core/errors';
+import type { CommandId } from '../commandIds';
+import type { ExtensionServices } from '../extensionServices';
+import { generateFromPrompt } from './generateFromPrompt';
+import { setApiToken } from './setApiToken';
+
+type CommandHandler = (services: ExtensionServices, ...args: unknown[]) => Promise<void>;
+
+/** Every contributed command and its handler; registered in one loop by activate(). */
+export const COMMAND_HANDLERS: Record<CommandId, CommandHandler> = {
+  'contactSheet.generate': (services, argument) => generateFromPrompt(services, argument),
+  'contactSheet.setApiToken': (services) => setApiToken(services),
+};
+
+export function registerCommands(services: ExtensionServices): vscode.Disposable[] {
+  return Object.entries(COMMAND_HANDLERS).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        await handler(services, ...args);
+      } catch (e) {
+        await reportCommandError(services, id, e);
+      }
+    }),
+  );
+}
+
+/** A failed command tells the user what happened and what to do; details go to the log. */
+async function reportCommandError(services: ExtensionServices, id: string, e: unknown): Promise<void> {
+  const error = toContactSheetError(e);
+  services.logger.error(`${id} failed: [${error.code}] ${error.message}`);
+  const text = error.action ? `${error.message} ${error.action}` : error.message;
+  const choice = await vscode.window.showErrorMessage(`Contact Sheet: ${text}`, 'Show Log');
+  if (choice === 'Show Log') void vscode.commands.executeCommand('workbench.action.output.show.contactSheet');
+}

@@ -1,0 +1,188 @@
+/**
+ * One side of the host ⇄ webview conversation: sends events and requests in envelopes and
+ * dispatches what arrives. Both sides use it (host: webview.postMessage/onDidReceiveMessage;
+ * webview: acquireVsCodeApi().postMessage/window 'message').
+ *
+ * Requests always settle: the answer, the peer's error (rejected as a ContactSheetError), a
+ * timeout (restarted by each progress chunk, so a long run stays alive while it reports), a
+ * failed post, or dispose() — whichever comes first.
+ */
+import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from '../core/errors';
+import { isEnvelope, type Envelope, type RequestMap, type ResponseEnvelope } from './protocol';
+
+export type PostMessage = (message: Envelope<unknown>) => unknown;
+
+/** Answers one kind of incoming request; `progress` sends chunks before the answer. */
+export type RequestHandler<Req, Res, Chunk> = (request: Req, progress: (chunk: Chunk) => void) => Promise<Res> | Res;
+
+export type RequestHandlers<In extends RequestMap, Chunk> = {
+  [K in keyof In]: RequestHandler<In[K][0], In[K][1], Chunk>;
+};
+
+export interface MessageEndpointOptions<InEvent, In extends RequestMap, OutEvent> {
+  post: PostMessage;
+  onEvent: (event: InEvent) => void;
+  requestHandlers: RequestHandlers<In, OutEvent>;
+  /** Called for anything that is not a well-formed envelope or answers no pending request. */
+  onStrayMessage?: (message: unknown, why: string) => void;
+  /** Default timeout of outgoing requests. */
+  timeoutMs?: number;
+}
+
+export interface SendRequestOptions<Chunk> {
+  /** Idle timeout: time allowed between the request (or its last progress chunk) and the answer. */
+  timeoutMs?: number;
+  /** Receives progress chunks; without it they go to onEvent like ordinary events. */
+  onProgress?: (chunk: Chunk) => void;
+}
+
+interface PendingRequest {
+  resolve(value: unknown): void;
+  reject(error: ContactSheetError): void;
+  restartTimer(): void;
+  clearTimer(): void;
+  onProgress?: (chunk: unknown) => void;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends { type: string }, In extends RequestMap> {
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingRequest>();
+  private disposed = false;
+
+  constructor(private readonly options: MessageEndpointOptions<InEvent, In, OutEvent>) {}
+
+  sendEvent(event: OutEvent): void {
+    if (this.disposed) return;
+    this.options.post({ kind: 'event', body: event });
+  }
+
+  sendRequest<K extends keyof Out & string>(
+    request: Out[K][0] & { type: K },
+    options: SendRequestOptions<InEvent> = {},
+  ): Promise<Out[K][1]> {
+    if (this.disposed) return Promise.reject(endpointClosed());
+    const id = this.nextId++;
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    return new Promise<Out[K][1]>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const entry: PendingRequest = {
+        resolve: (v) => resolve(v as Out[K][1]),
+        reject,
+        clearTimer: () => clearTimeout(timer),
+        restartTimer: () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            this.pending.delete(id);
+            reject(new ContactSheetError('internal', `No answer to "${request.type}" within ${timeoutMs} ms.`, {
+              action: 'Close and reopen the Contact Sheet panel.',
+            }));
+          }, timeoutMs);
+        },
+        onProgress: options.onProgress as ((chunk: unknown) => void) | undefined,
+      };
+      this.pending.set(id, entry);
+      entry.restartTimer();
+      try {
+        void Promise.resolve(this.options.post({ kind: 'request', id, body: request })).catch((e: unknown) =>
+          this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() }),
+        );
+      } catch (e) {
+        this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() });
+      }
+    });
+  }
+
+  /** Feed every raw incoming message here. */
+  handleMessage(raw: unknown): void {
+    if (this.disposed) return;
+    if (!isEnvelope(raw)) {
+      this.options.onStrayMessage?.(raw, 'not an envelope');
+      return;
+    }
+    switch (raw.kind) {
+      case 'event':
+        this.options.onEvent(raw.body as InEvent);
+        return;
+      case 'request':
+        void this.answer(raw.id, raw.body);
+        return;
+      case 'progress': {
+        const entry = this.pending.get(raw.inReplyTo);
+        if (!entry) {
+          this.options.onStrayMessage?.(raw, 'progress for no pending request');
+          return;
+        }
+        entry.restartTimer();
+        if (entry.onProgress) entry.onProgress(raw.body);
+        else this.options.onEvent(raw.body as InEvent);
+        return;
+      }
+      case 'response':
+        if (!this.pending.has(raw.inReplyTo)) {
+          this.options.onStrayMessage?.(raw, 'response to no pending request');
+          return;
+        }
+        this.settle(raw.inReplyTo, raw);
+        return;
+    }
+  }
+
+  /** Rejects every pending request; later sends are refused. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const [id, entry] of this.pending) {
+      this.pending.delete(id);
+      entry.clearTimer();
+      entry.reject(endpointClosed());
+    }
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  private settle(id: number, response: { ok: true; body: unknown } | { ok: false; error: SerializedError }): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    entry.clearTimer();
+    if (response.ok) entry.resolve(response.body);
+    else entry.reject(fromSerialized(response.error));
+  }
+
+  private async answer(id: number, body: { type: string }): Promise<void> {
+    const handlers = this.options.requestHandlers as Record<string, RequestHandler<unknown, unknown, OutEvent> | undefined>;
+    const handler = Object.prototype.hasOwnProperty.call(handlers, body.type) ? handlers[body.type] : undefined;
+    let response: ResponseEnvelope;
+    try {
+      if (!handler) throw new ContactSheetError('bad-usage', `Unknown request "${body.type}".`);
+      const progress = (chunk: OutEvent) => {
+        if (!this.disposed) this.options.post({ kind: 'progress', inReplyTo: id, body: chunk });
+      };
+      const value = await handler(body, progress);
+      response = { kind: 'response', inReplyTo: id, ok: true, body: value };
+    } catch (e) {
+      response = { kind: 'response', inReplyTo: id, ok: false, error: toContactSheetError(e).toJSON() };
+    }
+    if (this.disposed) return;
+    try {
+      await this.options.post(response);
+    } catch (e) {
+      // The peer is gone (panel closed); its side rejects on its own dispose.
+      this.options.onStrayMessage?.(response, `could not post response: ${toContactSheetError(e).message}`);
+    }
+  }
+}
+
+function endpointClosed(): ContactSheetError {
+  return new ContactSheetError('canceled', 'The Contact Sheet panel was closed before the request finished.');
+}
+
+function fromSerialized(error: SerializedError): ContactSheetError {
+  const code: ErrorCode = typeof error?.code === 'string' ? error.code : 'internal';
+  const message = typeof error?.message === 'string' ? error.message : 'Unknown error.';
+  return new ContactSheetError(code, message, { action: error?.action, details: error?.details });
+}
