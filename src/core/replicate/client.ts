@@ -1,0 +1,412 @@
+/**
+ * Replicate HTTP client. Owns the retry policy: GETs (and cancel, which is idempotent) are retried
+ * on network errors, 5xx and 429; a create is retried on 429 (definitely not created) and, when its
+ * outcome is unknown (network error, 5xx, abort mid-request), only after looking the prediction up
+ * in the account's recent predictions so that a lost response never bills twice.
+ * Every HTTP attempt is recorded as an ApiCallRecord and logged with the token redacted.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { ContactSheetError, isAbortError } from '../errors';
+import { redact, registerSecret, silentLogger, type Logger } from '../log';
+import type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';
+import { TERMINAL_STATUSES } from './apiTypes';
+import { findCreatedPrediction } from './createLookup';
+import { errorForStatus, networkError, parseErrorBody } from './httpErrors';
+import { formatModelRef } from './modelRef';
+import { downloadOutputBytes, type DownloadedOutput } from './outputDownload';
+import { timeoutError } from './predictionErrors';
+import { backoffDelayMs, DEFAULT_RETRY_POLICY, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
+import type { ApiCallRecord, Cost, ModelRef, PredictionStatus } from './types';
+
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+export interface ReplicateClientOptions {
+  token: string;
+  /** Default https://api.replicate.com (tests and the demo point it at the fake). */
+  baseUrl?: string;
+  logger?: Logger;
+  /** Called for every HTTP attempt, after it settles. */
+  onCall?: (c: ApiCallRecord) => void;
+  retry?: Partial<RetryPolicy>;
+  /** Injectable for tests; real timers by default. Must reject when `signal` aborts. */
+  sleep?: Sleep;
+  /** Injectable for tests; Math.random by default. */
+  random?: () => number;
+  /** First poll interval (ms); it grows ×1.5 up to maxPollIntervalMs. */
+  pollIntervalMs?: number;
+  maxPollIntervalMs?: number;
+  /** Deadline for one prediction from creation to a terminal status (ms). */
+  predictionTimeoutMs?: number;
+  /** Deadline for one HTTP attempt (ms). */
+  requestTimeoutMs?: number;
+  /** Largest output file accepted (bytes). */
+  maxOutputBytes?: number;
+  /** How far before our create attempt a found prediction's created_at may lie (clock skew), ms. */
+  createLookupSkewMs?: number;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+/** Per-call context: cancellation, the image the call serves, and an extra call observer. */
+export interface CallContext {
+  signal?: AbortSignal;
+  imageIndex?: number;
+  onCall?: (c: ApiCallRecord) => void;
+  /** Prices a prediction seen in a terminal state, so the call record carries its cost. */
+  costOf?: (p: Prediction) => Cost;
+}
+
+export interface ModelInfo {
+  ref: ModelRef;
+  model: ReplicateModel;
+  /** The version that will run: the pinned one, or the model's latest. */
+  version: ModelVersion | null;
+}
+
+export interface WaitOptions extends CallContext {
+  onStatus?: (p: Prediction) => void;
+  timeoutMs?: number;
+}
+
+type RetryMode = 'idempotent' | 'create';
+
+interface Attempt {
+  status: number | null;
+  headers?: Headers;
+  text?: string;
+  error?: unknown;
+}
+
+const DEFAULT_BASE_URL = 'https://api.replicate.com';
+
+export class ReplicateClient {
+  readonly baseUrl: string;
+  private readonly token: string;
+  private readonly logger: Logger;
+  private readonly onCall?: (c: ApiCallRecord) => void;
+  readonly retry: RetryPolicy;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly maxPollIntervalMs: number;
+  readonly predictionTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  readonly maxOutputBytes: number;
+  private readonly createLookupSkewMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private readonly now: () => number;
+  /** Predictions this client created or adopted: a lookup never hands the same one out twice. */
+  private readonly claimed = new Set<string>();
+
+  constructor(opts: ReplicateClientOptions) {
+    if (!opts.token) {
+      throw new ContactSheetError('token-missing', 'No Replicate API token is set.', {
+        action: 'Set a valid token: create one at https://replicate.com/account/api-tokens and set REPLICATE_API_TOKEN or use "Contact Sheet: Set Replicate API Token".',
+      });
+    }
+    registerSecret(opts.token);
+    this.token = opts.token;
+    this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.logger = opts.logger ?? silentLogger;
+    this.onCall = opts.onCall;
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
+    this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    this.random = opts.random ?? Math.random;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 500;
+    this.maxPollIntervalMs = opts.maxPollIntervalMs ?? Math.max(2000, this.pollIntervalMs);
+    this.predictionTimeoutMs = opts.predictionTimeoutMs ?? 10 * 60_000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
+    this.createLookupSkewMs = opts.createLookupSkewMs ?? 30_000;
+    this.fetchImpl = opts.fetch ?? fetch;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Checks the token: GET /v1/account. */
+  account(ctx: CallContext = {}): Promise<Account> {
+    return this.requestJson<Account>('GET', '/v1/account', undefined, ctx, 'idempotent');
+  }
+
+  /** The model and the version that would run, with its input schema. */
+  async getModel(ref: ModelRef, ctx: CallContext = {}): Promise<ModelInfo> {
+    const base = `/v1/models/${encodeURIComponent(ref.owner)}/${encodeURIComponent(ref.name)}`;
+    const model = await this.requestJson<ReplicateModel>('GET', base, undefined, ctx, 'idempotent');
+    if (!ref.version) return { ref, model, version: model.latest_version ?? null };
+    const version = await this.requestJson<ModelVersion>('GET', `${base}/versions/${encodeURIComponent(ref.version)}`, undefined, ctx, 'idempotent');
+    return { ref, model, version };
+  }
+
+  /**
+   * Creates one prediction. Never sends a second create while an earlier one may exist: an unknown
+   * outcome is resolved by a lookup first. If the caller aborts mid-create, a prediction that got
+   * created anyway is found and canceled (best effort) before `canceled` is thrown.
+   */
+  async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}): Promise<Prediction> {
+    const path = req.version ? '/v1/predictions' : `/v1/models/${encodeURIComponent(req.model.owner)}/${encodeURIComponent(req.model.name)}/predictions`;
+    const body = req.version ? { version: req.version, input: req.input } : { input: req.input };
+    const since = this.now() - this.createLookupSkewMs;
+    const lookup = (signal?: AbortSignal) =>
+      findCreatedPrediction(this, req, { since, exclude: this.claimed, signal, sleep: this.sleep, retryDelayMs: this.retry.baseDelayMs, ctx });
+    try {
+      const created = await this.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal));
+      this.claimed.add(created.id);
+      this.logger.info(`Created prediction ${created.id} on ${formatModelRef({ ...req.model, version: req.version })}`);
+      return created;
+    } catch (e) {
+      const error = isAbortError(e) ? canceledError() : e;
+      if (error instanceof ContactSheetError && error.code === 'canceled') await this.reconcileAbortedCreate(lookup, ctx);
+      throw error;
+    }
+  }
+
+  private async reconcileAbortedCreate(lookup: (s?: AbortSignal) => Promise<Prediction | undefined>, ctx: CallContext): Promise<void> {
+    try {
+      const orphan = await lookup(AbortSignal.timeout(10_000));
+      if (!orphan) return;
+      this.claimed.add(orphan.id);
+      this.logger.info(`Canceling prediction ${orphan.id} created by an interrupted request`);
+      await this.cancelPrediction(orphan.id, { ...ctx, signal: AbortSignal.timeout(10_000) });
+    } catch (e) {
+      this.logger.warn(`Could not check for a prediction created by an interrupted request: ${(e as Error).message}`);
+    }
+  }
+
+  getPrediction(id: string, ctx: CallContext = {}): Promise<Prediction> {
+    return this.requestJson<Prediction>('GET', `/v1/predictions/${encodeURIComponent(id)}`, undefined, ctx, 'idempotent');
+  }
+
+  /** Marks a prediction as ours, e.g. one adopted on resume, so lookups skip it. */
+  claim(id: string): void {
+    this.claimed.add(id);
+  }
+
+  cancelPrediction(id: string, ctx: CallContext = {}): Promise<Prediction> {
+    return this.requestJson<Prediction>('POST', `/v1/predictions/${encodeURIComponent(id)}/cancel`, undefined, ctx, 'idempotent');
+  }
+
+  /** One page of the account's predictions, newest first. `cursor` is the `next` URL (or its query). */
+  listPredictions(cursor?: string, ctx: CallContext = {}): Promise<PredictionsPage> {
+    let path = '/v1/predictions';
+    if (cursor) {
+      const query = cursor.includes('?') ? cursor.slice(cursor.indexOf('?')) : `?cursor=${encodeURIComponent(cursor)}`;
+      path += query;
+    }
+    return this.requestJson<PredictionsPage>('GET', path, undefined, ctx, 'idempotent');
+  }
+
+  /**
+   * Polls until the prediction is terminal (interval grows from pollIntervalMs to maxPollIntervalMs).
+   * On timeout or abort it cancels the prediction on Replicate (best effort) so it stops billing.
+   */
+  async waitForPrediction(initial: Prediction, opts: WaitOptions = {}): Promise<Prediction> {
+    const timeoutMs = opts.timeoutMs ?? this.predictionTimeoutMs;
+    const deadline = this.now() + timeoutMs;
+    let prediction = initial;
+    let interval = this.pollIntervalMs;
+    opts.onStatus?.(prediction);
+    while (!TERMINAL_STATUSES.has(prediction.status)) {
+      const left = deadline - this.now();
+      if (left <= 0) {
+        await this.cancelQuietly(prediction.id, opts);
+        throw timeoutError(prediction.id, timeoutMs);
+      }
+      try {
+        await this.sleep(Math.min(interval, left), opts.signal);
+        const next = await this.getPrediction(prediction.id, opts);
+        if (next.status !== prediction.status) opts.onStatus?.(next);
+        prediction = next;
+      } catch (e) {
+        if (opts.signal?.aborted || isAbortError(e) || (e instanceof ContactSheetError && e.code === 'canceled')) {
+          await this.cancelQuietly(prediction.id, opts);
+          throw canceledError();
+        }
+        throw e;
+      }
+      interval = Math.min(this.maxPollIntervalMs, Math.round(interval * 1.5));
+    }
+    return prediction;
+  }
+
+  /** Best-effort cancel that ignores the caller's (possibly aborted) signal; recorded like any call. */
+  async cancelQuietly(id: string, ctx: CallContext): Promise<boolean> {
+    try {
+      await this.cancelPrediction(id, { ...ctx, signal: AbortSignal.timeout(10_000) });
+      return true;
+    } catch (e) {
+      this.logger.warn(`Could not cancel prediction ${id}: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /** Downloads an output file at once (Replicate deletes outputs after an hour) and validates it. */
+  downloadOutput(url: string, signal?: AbortSignal, ctx: CallContext = {}): Promise<DownloadedOutput> {
+    return downloadOutputBytes(url, {
+      signal,
+      maxBytes: this.maxOutputBytes,
+      requestTimeoutMs: this.requestTimeoutMs,
+      fetch: this.fetchImpl,
+      retry: this.retry,
+      sleep: this.sleep,
+      random: this.random,
+      now: this.now,
+      record: (r) => this.record(r, ctx),
+    });
+  }
+
+  /**
+   * One logical JSON call with the retry policy. `onUnknownOutcome` (creates only) is consulted
+   * before repeating a request whose effect on the server is unknown; a prediction it returns is
+   * the result.
+   */
+  private async requestJson<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    ctx: CallContext,
+    mode: RetryMode,
+    onUnknownOutcome?: () => Promise<T | undefined>,
+  ): Promise<T> {
+    const what = `${method} ${path}`;
+    for (let attempt = 0; ; attempt++) {
+      throwIfCanceled(ctx.signal);
+      const result = await this.attemptOnce(method, path, body, ctx, attempt);
+      const lastAttempt = attempt + 1 >= this.retry.maxAttempts;
+      if (result.status !== null && result.status >= 200 && result.status < 300) {
+        return parseJson<T>(result.text ?? '', what);
+      }
+      if (result.status === 429) {
+        const asked = serverRequestedDelayMs(result.headers!, this.now());
+        const wait = asked ?? backoffDelayMs(this.retry, attempt, this.random);
+        if (lastAttempt || wait > this.retry.maxRetryAfterMs) {
+          throw errorForStatus(429, parseErrorBody(result.text ?? ''), what, { retryAfterMs: asked });
+        }
+        this.logger.warn(`${what}: rate limited, waiting ${wait} ms (attempt ${attempt + 1})`);
+        await this.sleep(wait, ctx.signal).catch(rethrowAsCanceled);
+        continue;
+      }
+      const unknownOutcome = result.status === null || result.status >= 500;
+      if (!unknownOutcome) throw errorForStatus(result.status!, parseErrorBody(result.text ?? ''), what);
+      const failure = result.status === null ? networkError(what, result.error) : errorForStatus(result.status, parseErrorBody(result.text ?? ''), what);
+      if (lastAttempt) {
+        // A create whose outcome is unknown may still have happened: one last look.
+        if (mode === 'create' && onUnknownOutcome) {
+          const found = await onUnknownOutcome();
+          if (found !== undefined) return found;
+        }
+        throw failure;
+      }
+      const asked = result.headers ? serverRequestedDelayMs(result.headers, this.now()) : undefined;
+      const wait = Math.min(asked ?? backoffDelayMs(this.retry, attempt, this.random), this.retry.maxRetryAfterMs);
+      this.logger.warn(`${what}: ${failure.message} Retrying in ${wait} ms (attempt ${attempt + 1}).`);
+      await this.sleep(wait, ctx.signal).catch(rethrowAsCanceled);
+      if (mode === 'create' && onUnknownOutcome) {
+        const found = await onUnknownOutcome();
+        if (found !== undefined) {
+          this.logger.info(`${what}: the earlier attempt did create prediction ${(found as Prediction).id}; not creating again.`);
+          return found;
+        }
+      }
+    }
+  }
+
+  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number): Promise<Attempt> {
+    const started = this.now();
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    let outcome: Attempt;
+    try {
+      const res = await this.fetchImpl(this.baseUrl + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+      const text = await res.text();
+      outcome = { status: res.status, headers: res.headers, text };
+    } catch (e) {
+      outcome = { status: null, error: e };
+    }
+    const record: ApiCallRecord = {
+      method,
+      path,
+      status: outcome.status,
+      started_at: new Date(started).toISOString(),
+      duration_ms: this.now() - started,
+      attempt,
+    };
+    const parsed = outcome.status !== null && outcome.status < 300 ? safeParse(outcome.text) : undefined;
+    const predictionId = predictionIdOf(path, parsed);
+    if (predictionId) record.prediction_id = predictionId;
+    if (ctx.imageIndex !== undefined) record.image_index = ctx.imageIndex;
+    if (parsed && ctx.costOf && isTerminalPrediction(parsed)) record.cost = ctx.costOf(parsed);
+    if (outcome.status === null) record.error = redact(describeError(outcome.error));
+    else if (outcome.status >= 400) record.error = redact(parseErrorBody(outcome.text ?? '').detail ?? `HTTP ${outcome.status}`);
+    this.record(record, ctx);
+    if (outcome.status === null && ctx.signal?.aborted) throw canceledError();
+    return outcome;
+  }
+
+  private record(record: ApiCallRecord, ctx: CallContext): void {
+    this.logger.debug(
+      redact(`${record.method} ${record.path} → ${record.status ?? 'no response'} in ${record.duration_ms} ms (attempt ${record.attempt})${record.error ? ` ${record.error}` : ''}`),
+    );
+    this.onCall?.(record);
+    ctx.onCall?.(record);
+  }
+}
+
+export function canceledError(): ContactSheetError {
+  return new ContactSheetError('canceled', 'The operation was canceled.');
+}
+
+function throwIfCanceled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw canceledError();
+}
+
+function rethrowAsCanceled(e: unknown): never {
+  if (isAbortError(e)) throw canceledError();
+  throw e;
+}
+
+function parseJson<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new ContactSheetError('server-error', `Replicate sent a response that is not JSON for ${what}.`, {
+      action: 'Try again in a few minutes; check https://replicatestatus.com if it persists.',
+      cause: e,
+    });
+  }
+}
+
+function safeParse(text: string | undefined): unknown {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function predictionIdOf(path: string, parsed: unknown): string | undefined {
+  const m = /^\/v1\/predictions\/([^/?]+)/.exec(path);
+  if (m) return decodeURIComponent(m[1]);
+  if (parsed && typeof parsed === 'object' && typeof (parsed as { id?: unknown }).id === 'string' && 'status' in parsed) {
+    return (parsed as unknown as { id: string }).id;
+  }
+  return undefined;
+}
+
+function isTerminalPrediction(v: unknown): v is Prediction {
+  return !!v && typeof v === 'object' && TERMINAL_STATUSES.has((v as { status?: PredictionStatus }).status as PredictionStatus) && typeof (v as { id?: unknown }).id === 'string';
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const inner = (e as { cause?: unknown }).cause;
+    return inner instanceof Error ? `${e.message}: ${inner.message}` : e.message;
+  }
+  return String(e);
+}
