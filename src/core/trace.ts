@@ -1,0 +1,252 @@
+/**
+ * generation_trace.json: the run's record. Rewritten (atomically) after every step, so a run killed
+ * at any moment leaves a trace that says what finished; `contact-sheet resume` and the webview's
+ * history read it back.
+ *
+ * Schema (schema_version 1; all times ISO 8601 UTC; all costs USD; scores 0–100 with their raw value):
+ * {
+ *   schema_version: 1, kind: "contact-sheet.generation-trace",
+ *   run_id, demo (true when produced by the demo's fake Replicate + random-weight models: scores mean nothing),
+ *   status: "running" | "finalizing" | "succeeded" | "partial" | "failed" | "canceled",
+ *   created_at, updated_at, finished_at | null, resumed_at: string[] (one per resume),
+ *   tool: { name, version, node, platform, arch, onnxruntime | null, sharp | null },
+ *   prompt_file: absolute path | null,
+ *   prompts: { original | null, enhanced (the text sent to the model), negative | null, title | null,
+ *              scored_text | null (what the CLIP metrics saw after truncation to 77 tokens),
+ *              scored_text_truncated | null, clip_token_count | null },
+ *   settings: { models: ["owner/name[:version]", …] (primary first), primary_model, fallback_models,
+ *               aspect_ratio, num_variations, base_seed, seed_source: "cli" | "front-matter" | "random",
+ *               seeds: number[] (seed of image i = base_seed + i), concurrency, weights {pickscore, clip_score,
+ *               vqascore, aesthetic}, precision, enabled_metrics {…: boolean}, budget_usd | null, api_base_url },
+ *   scoring_models: { pickscore, clip_score, vqascore, aesthetic: model description | null } | null,
+ *   images: TraceImage[] (one per job, by index; see below),
+ *   api_calls: ApiCallRecord[] (method, path, status, started_at, duration_ms, attempt, prediction_id?, image_index?, cost?, error?),
+ *   costs: { total_usd, unknown_count, by_model: { "owner/name": { usd, images, unknown } },
+ *            by_source: { "<source>": { usd, images } }, estimate: { usd | null, per_image | null, source, basis } | null },
+ *   timings: { generation_ms, download_ms, scoring_ms, model_load_ms, total_ms, first_image_ms } (each number | null;
+ *              download_ms sums the output downloads recorded as API calls; scoring_ms sums the scorer's busy time),
+ *   ranking: { order: image indices best first, comparison: ComparisonSummary | null } | null,
+ *   warnings: string[], error: { code, message, action? } | null
+ * }
+ * TraceImage: { index, seed, status: "pending" | "created" | "generated" | "scored" | "failed",
+ *   model | null, version | null, prediction_id | null (recorded as soon as the prediction exists),
+ *   pending_file: "pending/seed_<seed>_<NNN>.png" (where the image sits until ranking),
+ *   file: "image_NNN.png" | null (its ranked name once moved; while status is "finalizing" the planned name),
+ *   metadata_file | null, rank | null, is_best_candidate, width | null, height | null,
+ *   created_at | null, started_at | null, completed_at | null, predict_time_s | null, cost: Cost | null,
+ *   input (sent to Replicate) | null, fallbacks: [{ model, error }], scores: ImageScores | null,
+ *   overall | null, overall_weights | null, preference_probability | null, scoring_ms | null, error | null }
+ * Where an image's bytes are: its pending_file if that exists, else its file.
+ */
+import type { SerializedError } from './errors';
+import { ContactSheetError } from './errors';
+import { TRACE_FILE, type RunFolder } from './output';
+import type { ComparisonSummary } from './rank';
+import type { ApiCallRecord, AspectRatio, Cost, CostSource } from './replicate/types';
+import type { ImageScores, MetricId, Precision, ScoreWeights } from './scoring/types';
+
+export const TRACE_SCHEMA_VERSION = 1;
+export const TRACE_KIND = 'contact-sheet.generation-trace';
+
+export type RunStatus = 'running' | 'finalizing' | 'succeeded' | 'partial' | 'failed' | 'canceled';
+export type ImageStatus = 'pending' | 'created' | 'generated' | 'scored' | 'failed';
+export type SeedSource = 'cli' | 'front-matter' | 'random';
+
+export interface TraceSettings {
+  models: string[];
+  primary_model: string;
+  fallback_models: string[];
+  aspect_ratio: AspectRatio;
+  num_variations: number;
+  base_seed: number;
+  seed_source: SeedSource;
+  seeds: number[];
+  concurrency: number;
+  weights: ScoreWeights;
+  precision: Precision;
+  enabled_metrics: Record<MetricId, boolean>;
+  budget_usd: number | null;
+  api_base_url: string;
+}
+
+export interface TracePrompts {
+  original: string | null;
+  enhanced: string;
+  negative: string | null;
+  title: string | null;
+  scored_text: string | null;
+  scored_text_truncated: boolean | null;
+  clip_token_count: number | null;
+}
+
+export interface TraceImage {
+  index: number;
+  seed: number;
+  status: ImageStatus;
+  model: string | null;
+  version: string | null;
+  prediction_id: string | null;
+  pending_file: string;
+  file: string | null;
+  metadata_file: string | null;
+  rank: number | null;
+  is_best_candidate: boolean;
+  width: number | null;
+  height: number | null;
+  created_at: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  predict_time_s: number | null;
+  cost: Cost | null;
+  input: Record<string, unknown> | null;
+  fallbacks: { model: string; error: SerializedError }[];
+  scores: ImageScores | null;
+  overall: number | null;
+  overall_weights: Partial<Record<MetricId, number>> | null;
+  preference_probability: number | null;
+  scoring_ms: number | null;
+  error: SerializedError | null;
+}
+
+export interface CostTotals {
+  total_usd: number;
+  unknown_count: number;
+  by_model: Record<string, { usd: number; images: number; unknown: number }>;
+  by_source: Partial<Record<CostSource, { usd: number; images: number }>>;
+  estimate: CostEstimate | null;
+}
+
+export interface CostEstimate {
+  usd: number | null;
+  per_image: number | null;
+  source: CostSource;
+  basis: string;
+}
+
+export interface TraceTimings {
+  generation_ms: number | null;
+  download_ms: number | null;
+  scoring_ms: number | null;
+  model_load_ms: number | null;
+  total_ms: number | null;
+  first_image_ms: number | null;
+}
+
+export interface GenerationTrace {
+  schema_version: 1;
+  kind: typeof TRACE_KIND;
+  run_id: string;
+  demo: boolean;
+  status: RunStatus;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  resumed_at: string[];
+  tool: { name: 'contact-sheet'; version: string; node: string; platform: string; arch: string; onnxruntime: string | null; sharp: string | null };
+  prompt_file: string | null;
+  prompts: TracePrompts;
+  settings: TraceSettings;
+  scoring_models: Record<MetricId, string | null> | null;
+  images: TraceImage[];
+  api_calls: ApiCallRecord[];
+  costs: CostTotals;
+  timings: TraceTimings;
+  ranking: { order: number[]; comparison: ComparisonSummary | null } | null;
+  warnings: string[];
+  error: SerializedError | null;
+}
+
+/** Sums the costs of the images generated so far (failed predictions carry no known cost). */
+export function costTotals(images: TraceImage[], estimate: CostEstimate | null): CostTotals {
+  const totals: CostTotals = { total_usd: 0, unknown_count: 0, by_model: {}, by_source: {}, estimate };
+  for (const img of images) {
+    if (!img.cost || !img.model) continue;
+    const usd = img.cost.usd;
+    const byModel = (totals.by_model[img.model] ??= { usd: 0, images: 0, unknown: 0 });
+    const bySource = (totals.by_source[img.cost.source] ??= { usd: 0, images: 0 });
+    byModel.images += 1;
+    bySource.images += 1;
+    if (usd === null) {
+      totals.unknown_count += 1;
+      byModel.unknown += 1;
+    } else {
+      totals.total_usd += usd;
+      byModel.usd += usd;
+      bySource.usd += usd;
+    }
+  }
+  // Keep sums readable (0.003 × 3 is 0.009000000000000001 in binary floating point).
+  const round = (x: number) => Math.round(x * 1e9) / 1e9;
+  totals.total_usd = round(totals.total_usd);
+  for (const m of Object.values(totals.by_model)) m.usd = round(m.usd);
+  for (const s of Object.values(totals.by_source)) if (s) s.usd = round(s.usd);
+  return totals;
+}
+
+/**
+ * Owns the trace object of a run and writes it after every step. Saves are serialized and
+ * coalesced: a save requested while one is writing leads to exactly one more write, with the
+ * newest state.
+ */
+export class TraceWriter {
+  private writing: Promise<void> | null = null;
+  private dirty = false;
+  private failure: unknown = null;
+
+  constructor(
+    private readonly folder: RunFolder,
+    readonly trace: GenerationTrace,
+  ) {}
+
+  /** Resolves once the current state (or a newer one) is on disk; rejects if that write failed. */
+  save(): Promise<void> {
+    this.dirty = true;
+    if (!this.writing) this.writing = this.drain();
+    return this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.dirty) {
+        this.dirty = false;
+        this.trace.updated_at = new Date().toISOString();
+        try {
+          await this.folder.writeJson(TRACE_FILE, this.trace);
+        } catch (e) {
+          this.failure = e;
+          throw e;
+        }
+      }
+    } finally {
+      this.writing = null;
+    }
+  }
+
+  /** The first write error, if any (the run reports it instead of pretending it is resumable). */
+  get error(): unknown {
+    return this.failure;
+  }
+}
+
+/** Reads and checks a run's trace (for resume and history). */
+export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
+  let text: string;
+  try {
+    text = (await folder.readFile(TRACE_FILE)).toString('utf8');
+  } catch (e) {
+    if (e instanceof ContactSheetError) throw e;
+    throw new ContactSheetError('run-not-resumable', `${folder.root} has no ${TRACE_FILE}.`, { action: 'Pass the folder of a run started by contact-sheet generate.' });
+  }
+  let trace: GenerationTrace;
+  try {
+    trace = JSON.parse(text) as GenerationTrace;
+  } catch {
+    throw new ContactSheetError('run-not-resumable', `${TRACE_FILE} in ${folder.root} is not valid JSON.`, { action: 'The trace is damaged; start a new run.' });
+  }
+  if (trace?.kind !== TRACE_KIND || trace.schema_version !== TRACE_SCHEMA_VERSION || !Array.isArray(trace.images) || !trace.settings) {
+    throw new ContactSheetError('run-not-resumable', `${TRACE_FILE} in ${folder.root} is not a Contact Sheet trace of schema version ${TRACE_SCHEMA_VERSION}.`, {
+      action: 'Resume it with the version of Contact Sheet that made it, or start a new run.',
+    });
+  }
+  return trace;
+}
