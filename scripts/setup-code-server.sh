@@ -59,11 +59,18 @@ install_code_server() {
   (
     cd "$CODE_SERVER_DIR.tmp"
     echo '{"private":true}' >package.json
-    # code-server's postinstall builds native modules (node-pty, kerberos, …) against Node 24's
-    # headers; npm must run dependency install scripts, so they are allowed explicitly here.
     PATH="$node_home/bin:$PATH" npm_config_nodedir="$node_home" \
-      npm install --no-audit --no-fund --loglevel=error --foreground-scripts=false \
-      --ignore-scripts=false "code-server@$CODE_SERVER_VERSION" </dev/null
+      npm install --no-audit --no-fund --loglevel=error --ignore-scripts=false \
+      "code-server@$CODE_SERVER_VERSION" </dev/null
+    # code-server's postinstall builds VS Code's native modules (spdlog, sqlite3, kerberos, …)
+    # against Node 24. npm 11 may skip dependency install scripts that no allowScripts policy
+    # covers; if it did, the marker module is missing and the postinstall is run here instead.
+    local marker=node_modules/code-server/lib/vscode/node_modules/@vscode/spdlog/build/Release/spdlog.node
+    if [ ! -f "$marker" ]; then
+      log "code-server postinstall did not run under npm; running it explicitly"
+      (cd node_modules/code-server && PATH="$node_home/bin:$PATH" npm_config_nodedir="$node_home" sh ./postinstall.sh </dev/null)
+    fi
+    [ -f "$marker" ] || { log "code-server native modules are missing after postinstall"; exit 1; }
   )
   rm -rf "$CODE_SERVER_DIR" && mv "$CODE_SERVER_DIR.tmp" "$CODE_SERVER_DIR"
   touch "$CODE_SERVER_DIR/.complete"

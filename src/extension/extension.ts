@@ -10,7 +10,12 @@ import { RESULTS_VIEW_TYPE } from './panel/webviewHtml';
 export function activate(context: vscode.ExtensionContext): void {
   const started = performance.now();
   const { channel, logger } = createLogChannel();
-  const services: ExtensionServices = { context, logger, apiTokens: new ApiTokenStore(context.secrets) };
+  const services: ExtensionServices = {
+    context,
+    logger,
+    apiTokens: new ApiTokenStore(context.secrets),
+    showLog: () => channel.show(true),
+  };
   context.subscriptions.push(
     channel,
     ...registerCommands(services),

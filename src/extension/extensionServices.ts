@@ -7,4 +7,6 @@ export interface ExtensionServices {
   context: vscode.ExtensionContext;
   logger: Logger;
   apiTokens: ApiTokenStore;
+  /** Reveals the "Contact Sheet" log channel. */
+  showLog(): void;
 }

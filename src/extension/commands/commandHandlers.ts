@@ -19,17 +19,21 @@ export function registerCommands(services: ExtensionServices): vscode.Disposable
       try {
         await handler(services, ...args);
       } catch (e) {
-        await reportCommandError(services, id, e);
+        reportCommandError(services, id, e);
       }
     }),
   );
 }
 
-/** A failed command tells the user what happened and what to do; details go to the log. */
-async function reportCommandError(services: ExtensionServices, id: string, e: unknown): Promise<void> {
+/**
+ * A failed command tells the user what happened and what to do; details go to the log.
+ * Not awaited: the message resolves only when dismissed, and the command should settle now.
+ */
+function reportCommandError(services: ExtensionServices, id: string, e: unknown): void {
   const error = toContactSheetError(e);
   services.logger.error(`${id} failed: [${error.code}] ${error.message}`);
   const text = error.action ? `${error.message} ${error.action}` : error.message;
-  const choice = await vscode.window.showErrorMessage(`Contact Sheet: ${text}`, 'Show Log');
-  if (choice === 'Show Log') void vscode.commands.executeCommand('workbench.action.output.show.contactSheet');
+  void vscode.window.showErrorMessage(`Contact Sheet: ${text}`, 'Show Log').then((choice) => {
+    if (choice === 'Show Log') services.showLog();
+  });
 }
