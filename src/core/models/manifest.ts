@@ -31,6 +31,8 @@ export interface ManifestModel {
   /** Approximate total download size in bytes (for the progress UI and `models list`). */
   totalBytes?: number;
   notes?: string;
+  /** Other models this one needs at run time (the aesthetic head runs on `clip` embeddings); `models pull` fetches them too. */
+  depends_on?: string[];
   /** Model-kind specific settings (e.g. VQA question template, image size). */
   options?: Record<string, unknown>;
 }
