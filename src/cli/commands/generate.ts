@@ -1,7 +1,110 @@
-import { ContactSheetError } from '../../core/errors';
-import type { Subcommand } from '../io';
+/**
+ * `contact-sheet generate PROMPT_FILE [options]` (see GENERATE_USAGE in ../options.ts).
+ * Precedence: flags > the prompt's front matter > defaults. `--dry-run` prints the plan (models,
+ * count, seeds, folder, cost estimate, scoring models to download) without a token, without
+ * spending and without loading a model. The environment variable CONTACT_SHEET_DEMO=1 (set by
+ * `npm run demo` only) marks the run as a demo in the console, the trace and summary.md.
+ */
+import { join } from 'node:path';
+import { defaultRunsParent, createRunFolder, timestampFolderName } from '../../core/output';
+import { readPromptFile, type PromptFile } from '../../core/prompt';
+import { checkBudget, estimateRunCost, loadPricing, type RunCostEstimate } from '../../core/replicate/pricing';
+import { newTrace, resolveSettings } from '../../core/runPlan';
+import type { CostEstimate, TraceSettings } from '../../core/trace';
+import type { CliIO, Subcommand } from '../io';
+import { GENERATE_USAGE, parseGenerateOptions, type GenerateOptions } from '../options';
+import { checkToken, cliLogger, makeClient, requireToken, runAndReport } from '../runSession';
+import { describeScoringDownloads, type ScoringDownloadPlan } from '../scoringPlan';
+import { formatUsd } from '../../core/summary';
 
-// Placeholder until the owning issue lands: refuses clearly instead of pretending to work.
-export const generate: Subcommand = async () => {
-  throw new ContactSheetError('internal', '"generate" is not implemented yet.', { action: 'Use a newer build of Contact Sheet.' });
+export const generate: Subcommand = async (argv, io) => {
+  const opts = parseGenerateOptions(argv, io.env, io.cwd);
+  if (!opts) {
+    io.stdout(GENERATE_USAGE);
+    return 0;
+  }
+  const prompt = await readPromptFile(opts.promptFile);
+  const settings = resolveSettings(prompt, opts.request);
+  const pricing = loadPricing();
+  const estimate = toEstimate(estimateRunCost(settings.models, settings.num_variations, pricing));
+  if (opts.dryRun) return printPlan(prompt, settings, estimate, opts, io);
+
+  const logger = cliLogger(io, opts.verbose);
+  const token = requireToken(io.env);
+  // Before anything is spent or created: the budget, then the token.
+  const budgetWarning = checkBudget({ usd: estimate.usd, perImage: estimate.per_image, source: estimate.source, basis: estimate.basis }, settings.budget_usd);
+  if (budgetWarning) io.stderr(`warning: ${budgetWarning}`);
+  const client = makeClient(token, opts, logger);
+  await checkToken(client, io.signal);
+
+  const folder = await createRunFolder({ promptPath: prompt.path, outputDir: opts.outputDir });
+  const trace = newTrace({ prompt, settings, demo: io.env.CONTACT_SHEET_DEMO === '1', estimate });
+  if (budgetWarning) trace.warnings.push(budgetWarning);
+  return runAndReport(folder, trace, client, opts, io, logger, pricing);
 };
+
+function toEstimate(e: RunCostEstimate): CostEstimate {
+  return { usd: e.usd, per_image: e.perImage, source: e.source, basis: e.basis };
+}
+
+interface DryRunPlan {
+  schema_version: 1;
+  kind: 'contact-sheet.dry-run-plan';
+  prompt_file: string;
+  prompt: string;
+  original: string | null;
+  negative: string | null;
+  settings: TraceSettings;
+  output_dir: string;
+  estimate: CostEstimate;
+  budget_ok: boolean | null;
+  scoring: ScoringDownloadPlan;
+}
+
+async function printPlan(prompt: PromptFile, settings: TraceSettings, estimate: CostEstimate, opts: GenerateOptions, io: CliIO): Promise<number> {
+  const outputDir = opts.outputDir ?? join(defaultRunsParent(prompt.path), timestampFolderName(new Date()));
+  const scoring = await describeScoringDownloads(settings, opts);
+  const budgetOk = settings.budget_usd === null || estimate.usd === null ? null : estimate.usd <= settings.budget_usd;
+  const plan: DryRunPlan = {
+    schema_version: 1,
+    kind: 'contact-sheet.dry-run-plan',
+    prompt_file: prompt.path,
+    prompt: prompt.text,
+    original: prompt.original,
+    negative: prompt.negative,
+    settings,
+    output_dir: outputDir,
+    estimate,
+    budget_ok: budgetOk,
+    scoring,
+  };
+  if (opts.json) {
+    io.stdout(JSON.stringify(plan, null, 2));
+    return 0;
+  }
+  const seedNote = settings.seed_source === 'random' ? `random base ${settings.base_seed}; a real run draws a new one and records it` : `from ${settings.seed_source === 'cli' ? '--seed' : 'the front matter'}`;
+  const lines = [
+    'Plan (dry run: nothing is spent, no model is loaded)',
+    `  Prompt:        ${prompt.text.length > 100 ? `${prompt.text.slice(0, 97)}…` : prompt.text}`,
+    ...(prompt.negative ? [`  Negative:      ${prompt.negative}`] : []),
+    `  Model:         ${settings.primary_model}${settings.fallback_models.length ? ` (fallback: ${settings.fallback_models.join(', ')})` : ' (no fallback)'}`,
+    `  Images:        ${settings.num_variations}, aspect ratio ${settings.aspect_ratio}, ${settings.concurrency} at a time`,
+    `  Seeds:         ${settings.seeds.join(', ')} (${seedNote})`,
+    `  Output folder: ${outputDir}${opts.outputDir ? '' : ' (time of the real run; _2… if it exists)'}`,
+    `  Cost estimate: ${estimate.usd === null ? 'unknown' : formatUsd(estimate.usd)} (${estimate.source}: ${estimate.basis})`,
+    ...(settings.budget_usd !== null ? [`  Budget:        ${formatUsd(settings.budget_usd)}: ${budgetOk === null ? 'cannot be checked (unknown cost)' : budgetOk ? 'within budget' : 'OVER BUDGET: a real run would refuse to start'}`] : []),
+    `  Scoring:       ${settings.precision}, models in ${opts.modelsDir}`,
+    ...scoring.models.map((m) => `    ${m.metrics.join(' + ').padEnd(22)} ${m.name} (${m.id}): ${m.state === 'ready' ? 'cached' : `${m.state === 'partial' ? 'partly downloaded, ' : ''}download ${formatBytes(m.download_bytes)}`}`),
+    ...(scoring.error ? [`    (model status unavailable: ${scoring.error})`] : []),
+    `  To download:   ${formatBytes(scoring.total_download_bytes)}${scoring.total_download_bytes ? ' on first use (then converted to ONNX once)' : ''}`,
+  ];
+  io.stdout(lines.join('\n'));
+  return 0;
+}
+
+function formatBytes(n: number | null): string {
+  if (n === null) return 'unknown size';
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${Math.round(n / 1e3)} KB`;
+}

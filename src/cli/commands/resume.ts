@@ -1,7 +1,29 @@
-import { ContactSheetError } from '../../core/errors';
+/**
+ * `contact-sheet resume RUN_DIR` (see RESUME_USAGE in ../options.ts): finishes an interrupted run
+ * without paying twice. Settings come from the run's trace; only where to find models and the API
+ * can be given again.
+ */
+import { openRunForResume } from '../../core/resume';
 import type { Subcommand } from '../io';
+import { parseResumeOptions, RESUME_USAGE } from '../options';
+import { checkToken, cliLogger, exitCodeFor, makeClient, requireToken, runAndReport } from '../runSession';
+import { makeStyle, renderRunReport, wantsColor } from '../table';
 
-// Placeholder until the owning issue lands: refuses clearly instead of pretending to work.
-export const resume: Subcommand = async () => {
-  throw new ContactSheetError('internal', '"resume" is not implemented yet.', { action: 'Use a newer build of Contact Sheet.' });
+export const resume: Subcommand = async (argv, io) => {
+  const opts = parseResumeOptions(argv, io.env, io.cwd);
+  if (!opts) {
+    io.stdout(RESUME_USAGE);
+    return 0;
+  }
+  const run = await openRunForResume(opts.runDir);
+  if (run.finished) {
+    io.stderr(`Nothing to resume: ${run.folder.root} finished with every image scored.`);
+    if (opts.json) io.stdout(JSON.stringify(run.trace, null, 2));
+    else io.stdout(renderRunReport(run.trace, run.folder.root, makeStyle(wantsColor(io.isTTY, io.env))));
+    return exitCodeFor(run.trace.status === 'succeeded' ? 'succeeded' : 'failed');
+  }
+  const logger = cliLogger(io, opts.verbose);
+  const client = makeClient(requireToken(io.env), opts, logger);
+  await checkToken(client, io.signal);
+  return runAndReport(run.folder, run.trace, client, opts, io, logger);
 };
