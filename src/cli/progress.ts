@@ -19,7 +19,8 @@ export class ProgressReporter {
   private usd = 0;
   private models = '';
   private barShown = false;
-  private lastDownloadPercent = new Map<string, number>();
+  private readonly lastDownloadPercent = new Map<string, number>();
+  private readonly lastStep = new Map<string, string>();
 
   constructor(
     private readonly io: CliIO,
@@ -51,16 +52,21 @@ export class ProgressReporter {
         const p = e.progress;
         if (p.type === 'download') {
           const pct = p.totalBytes ? Math.floor((p.receivedBytes / p.totalBytes) * 100) : 0;
+          this.models = `downloading ${p.model} ${pct}%`;
+          // Plain lines only for files big enough to matter, every 25 %.
           const key = `${p.model}/${p.file}`;
           const last = this.lastDownloadPercent.get(key) ?? -100;
-          if (this.opts.tty) this.models = `downloading ${p.model} ${pct}%`;
-          else if (pct - last >= 25 || pct === 100) {
+          if (!this.opts.tty && (p.totalBytes ?? 0) >= 10e6 && (pct - last >= 25 || (pct === 100 && last !== 100))) {
             this.lastDownloadPercent.set(key, pct);
-            this.line(`models: downloading ${p.model} ${p.file} ${pct}%${p.etaSeconds !== null ? ` (ETA ${Math.round(p.etaSeconds)} s)` : ''}`);
+            this.line(`models: downloading ${p.model} ${p.file} ${pct}%${p.etaSeconds !== null && pct < 100 ? ` (ETA ${Math.round(p.etaSeconds)} s)` : ''}`);
           }
         } else if (p.type === 'convert') {
           this.models = `converting ${p.model}`;
-          if (!this.opts.tty) this.line(`models: converting ${p.model} (${p.step})`);
+          const key = `convert/${p.model}`;
+          if (!this.opts.tty && this.lastStep.get(key) !== p.step) {
+            this.lastStep.set(key, p.step);
+            this.line(`models: converting ${p.model} (${p.step})`);
+          }
         } else if (p.type === 'ready') {
           this.models = `${p.model} ready`;
           if (!this.opts.tty) this.line(`models: ${p.model} ready in ${p.loadMs} ms`);

@@ -28,7 +28,8 @@ export function requireToken(env: NodeJS.ProcessEnv): string {
 }
 
 export function cliLogger(io: CliIO, verbose: boolean): Logger {
-  return streamLogger((line) => io.stderr(line), verbose ? 'debug' : 'warn');
+  // --verbose shows the engine's info lines; the API calls themselves come from ProgressReporter.
+  return streamLogger((line) => io.stderr(line), verbose ? 'info' : 'warn');
 }
 
 export function makeClient(token: string, env: EnvironmentOptions, logger: Logger): ReplicateClient {
