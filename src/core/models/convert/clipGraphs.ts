@@ -11,7 +11,6 @@ import { throwIfAborted } from '../../errors';
 import type { Precision } from '../../scoring/types';
 import { GraphBuilder, attr, type Value } from '../onnx/graphBuilder';
 import type { ExternalDataWriter } from '../onnx/externalDataWriter';
-import type { CheckpointReader } from './checkpointReader';
 import { LEGACY_EOS_TOKEN_ID, type ClipArchConfig, type ClipEncoderConfig } from './clipConfig';
 import { LinearLayerEmitter } from './linearLayer';
 
@@ -25,8 +24,14 @@ export type TextPooling = 'eos' | 'argmax';
 /** Calls back with each tensor's share of the work so the converter can report progress. */
 export type TensorProgress = (tensorName: string) => void;
 
+/** Where tower weights come from: a CheckpointReader, or generated weights in the bench. */
+export interface ClipTensorSource {
+  /** The tensor as float32; throws a 'model-format' error when its shape is not `expectedShape`. */
+  readFloat32(name: string, expectedShape?: number[]): Promise<Float32Array>;
+}
+
 export interface TowerBuildContext {
-  reader: CheckpointReader;
+  reader: ClipTensorSource;
   config: ClipArchConfig;
   precision: Precision;
   externalData: ExternalDataWriter;

@@ -1,0 +1,323 @@
+/**
+ * Scoring benchmark: full-size random-weight PickScore (CLIP ViT-H/14) and CLIP ViT-L/14 towers,
+ * built by the project's converter, scored in onnxruntime-node with the scorer's session options.
+ *
+ *   npm run bench:scoring [-- --precision fp32,int8 --images 8 --repeats 1 --threads 2 --low-memory --keep DIR]
+ *
+ * Every figure that matters is a ratio measured in one process (machines of this kind differ ~3×):
+ * each precision runs in its own child process, which measures the MatMul rate ([257×1280]·[1280×5120],
+ * fp32 or dynamic int8), then scores 8 images + 1 prompt warm (PickScore + CLIP-L, text and vision)
+ * and prints time ÷ (FLOPs ÷ that rate) and its peak RSS. DESIGN.md targets: ≤ 1.1 fp32, ≤ 1.2 int8.
+ * Needs ~5.6 GB (fp32) + 1.7 GB (int8) in a temp folder, deleted at the end. Minutes: not for CI.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Precision } from '../src/core/scoring/types';
+import type { ClipArchConfig, ClipEncoderConfig } from '../src/core/models/convert/clipConfig';
+import { buildTextGraph, buildVisionGraph, type ClipTensorSource, type TowerBuildContext } from '../src/core/models/convert/clipGraphs';
+import { ExternalDataWriter } from '../src/core/models/onnx/externalDataWriter';
+import { GraphBuilder } from '../src/core/models/onnx/graphBuilder';
+import { LinearLayerEmitter } from '../src/core/models/convert/linearLayer';
+
+// ---- architectures (FACTS.md §3) -------------------------------------------------------------
+
+const PICKSCORE_VIT_H14: ClipArchConfig = {
+  projectionDim: 1024,
+  logitScaleInitValue: 2.6592,
+  text: { vocabSize: 49408, hiddenSize: 1024, intermediateSize: 4096, numAttentionHeads: 16, numHiddenLayers: 24, maxPositionEmbeddings: 77, hiddenAct: 'gelu', layerNormEps: 1e-5, bosTokenId: 49406, eosTokenId: 49407 },
+  vision: { hiddenSize: 1280, intermediateSize: 5120, numAttentionHeads: 16, numHiddenLayers: 32, hiddenAct: 'gelu', layerNormEps: 1e-5, imageSize: 224, patchSize: 14, numChannels: 3 },
+};
+
+const CLIP_VIT_L14: ClipArchConfig = {
+  projectionDim: 768,
+  logitScaleInitValue: 2.6592,
+  text: { vocabSize: 49408, hiddenSize: 768, intermediateSize: 3072, numAttentionHeads: 12, numHiddenLayers: 12, maxPositionEmbeddings: 77, hiddenAct: 'quick_gelu', layerNormEps: 1e-5, bosTokenId: 49406, eosTokenId: 2 },
+  vision: { hiddenSize: 1024, intermediateSize: 4096, numAttentionHeads: 16, numHiddenLayers: 24, hiddenAct: 'quick_gelu', layerNormEps: 1e-5, imageSize: 224, patchSize: 14, numChannels: 3 },
+};
+
+const MODELS = { pickscore: PICKSCORE_VIT_H14, clip_l: CLIP_VIT_L14 } as const;
+type ModelName = keyof typeof MODELS;
+
+// ---- FLOPs (multiply-add = 2) ------------------------------------------------------------------
+
+function encoderFlops(c: ClipEncoderConfig, tokens: number): number {
+  const d = c.hiddenSize;
+  const perLayer = 2 * tokens * d * (4 * d + 2 * c.intermediateSize) + 2 * 2 * tokens * tokens * d;
+  return c.numHiddenLayers * perLayer;
+}
+
+function visionFlops(a: ClipArchConfig): number {
+  const v = a.vision;
+  const patches = (v.imageSize / v.patchSize) ** 2;
+  return 2 * patches * v.hiddenSize * v.numChannels * v.patchSize ** 2 + encoderFlops(v, patches + 1) + 2 * v.hiddenSize * a.projectionDim;
+}
+
+function textFlops(a: ClipArchConfig, tokens: number): number {
+  return encoderFlops(a.text, tokens) + 2 * a.text.hiddenSize * a.projectionDim;
+}
+
+// ---- random full-size weights ----------------------------------------------------------------
+
+/** Deterministic uniform weights with a sane scale per tensor kind (values do not change speed). */
+class RandomClipWeights implements ClipTensorSource {
+  private state = 0x2545f491;
+
+  async readFloat32(name: string, shape: number[] = []): Promise<Float32Array> {
+    const n = shape.reduce((a, d) => a * d, 1);
+    const isNorm = /norm|layrnorm/.test(name);
+    const mean = isNorm && name.endsWith('.weight') ? 1 : 0;
+    const std = isNorm || name.endsWith('.bias') ? 0.02 : name.includes('embedding') ? 0.1 : 1 / Math.sqrt(shape.slice(1).reduce((a, d) => a * d, 1) || 1);
+    const out = new Float32Array(n);
+    const amp = std * Math.sqrt(3) * 2;
+    let s = this.state;
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      out[i] = mean + ((s >>> 0) / 4294967296 - 0.5) * amp;
+    }
+    this.state = s;
+    return out;
+  }
+}
+
+async function buildTowers(model: ModelName, precision: Precision, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const [file, build] of [['text.onnx', buildTextGraph], ['vision.onnx', buildVisionGraph]] as const) {
+    const externalData = new ExternalDataWriter(join(dir, `${file}.data`));
+    try {
+      const ctx: TowerBuildContext = { reader: new RandomClipWeights(), config: MODELS[model], precision, externalData, producerVersion: 'bench' };
+      const g = await build(ctx);
+      await g.save(join(dir, file));
+    } finally {
+      externalData.close();
+    }
+  }
+}
+
+// ---- measurements (child process) -------------------------------------------------------------
+
+function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Median rate of [257×1280]·[1280×5120] in ORT, fp32 (MatMul) or int8 (dynamic quantization). */
+async function matmulRate(precision: Precision, threads: number): Promise<number> {
+  const m = 257;
+  const k = 1280;
+  const n = 5120;
+  const g = new GraphBuilder('matmul');
+  const x = g.input('x', 'float32', [m, k]);
+  const w = await new RandomClipWeights().readFloat32('w.weight', [n, k]);
+  g.output(new LinearLayerEmitter(g, precision).linear(x, 'w', w, n, k), 'y', 'float32', [m, n]);
+  const session = await ort.InferenceSession.create(g.toBuffer(), sessionOptions(threads));
+  try {
+    const feeds = { x: new ort.Tensor('float32', await new RandomClipWeights().readFloat32('x', [m, k]), [m, k]) };
+    for (let i = 0; i < 3; i++) await session.run(feeds);
+    const times: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const t0 = performance.now();
+      await session.run(feeds);
+      times.push(performance.now() - t0);
+    }
+    return (2 * m * k * n) / (median(times) / 1000);
+  } finally {
+    await session.release();
+  }
+}
+
+interface ScoreResult {
+  precision: Precision;
+  lowMemory: boolean;
+  /** Median MatMul rates measured before and after the scoring runs (the machine may be shared). */
+  fp32Rates: [number, number];
+  int8Rates: [number, number];
+  loadMs: number;
+  runsMs: number[];
+  textMs: Record<ModelName, number>;
+  visionMsPerImage: Record<ModelName, number>;
+  flops: number;
+  peakRssBytes: number;
+}
+
+async function scoreChild(dir: string, precision: Precision, images: number, repeats: number, threads: number, lowMemory: boolean): Promise<ScoreResult> {
+  const fp32Before = await matmulRate('fp32', threads);
+  const int8Before = await matmulRate('int8', threads);
+  const opts = sessionOptions(threads);
+  const promptIds = BigInt64Array.from({ length: 77 }, (_, i) => BigInt(i === 0 ? 49406 : i === 76 ? 49407 : 300 + i));
+  const pixels = Array.from({ length: images }, (_, i) => Float32Array.from({ length: 3 * 224 * 224 }, (_, j) => Math.sin(i * 7 + j * 0.01)));
+  const names = Object.keys(MODELS) as ModelName[];
+  const sessions = new Map<string, ort.InferenceSession>();
+  const open = async (model: ModelName, tower: 'text' | 'vision') => {
+    const key = `${model}/${tower}`;
+    let s = sessions.get(key);
+    if (!s) {
+      s = await ort.InferenceSession.create(join(dir, precision, model, `${tower}.onnx`), opts);
+      sessions.set(key, s);
+    }
+    return s;
+  };
+  const release = async (model: ModelName, tower: 'text' | 'vision') => {
+    const key = `${model}/${tower}`;
+    await sessions.get(key)?.release();
+    sessions.delete(key);
+  };
+  const textMs = {} as Record<ModelName, number>;
+  const visionMs = {} as Record<ModelName, number>;
+
+  /** One scoring run as the scorer does it: the prompt once per model, then each image. */
+  const run = async () => {
+    for (const model of names) {
+      const s = await open(model, 'text');
+      const t0 = performance.now();
+      await s.run({ input_ids: new ort.Tensor('int64', promptIds, [1, 77]) });
+      textMs[model] = performance.now() - t0;
+      if (lowMemory) await release(model, 'text');
+    }
+    if (lowMemory) {
+      // Low memory: one vision tower loaded at a time, every image through it.
+      for (const model of names) {
+        const s = await open(model, 'vision');
+        const t0 = performance.now();
+        for (const p of pixels) await s.run({ pixel_values: new ort.Tensor('float32', p, [1, 3, 224, 224]) });
+        visionMs[model] = (performance.now() - t0) / images;
+        await release(model, 'vision');
+      }
+    } else {
+      const spent = { pickscore: 0, clip_l: 0 };
+      for (const p of pixels) {
+        for (const model of names) {
+          const s = await open(model, 'vision');
+          const t0 = performance.now();
+          await s.run({ pixel_values: new ort.Tensor('float32', p, [1, 3, 224, 224]) });
+          spent[model] += performance.now() - t0;
+        }
+      }
+      for (const model of names) visionMs[model] = spent[model] / images;
+    }
+  };
+
+  const l0 = performance.now();
+  if (!lowMemory) for (const model of names) for (const tower of ['text', 'vision'] as const) await open(model, tower);
+  const loadMs = performance.now() - l0;
+  if (!lowMemory) {
+    // Warm-up: one pass through every session (first runs allocate and pre-pack).
+    for (const model of names) {
+      await (await open(model, 'text')).run({ input_ids: new ort.Tensor('int64', promptIds, [1, 77]) });
+      await (await open(model, 'vision')).run({ pixel_values: new ort.Tensor('float32', pixels[0], [1, 3, 224, 224]) });
+    }
+  }
+  const runsMs: number[] = [];
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await run();
+    runsMs.push(performance.now() - t0);
+  }
+  for (const key of [...sessions.keys()]) {
+    const [model, tower] = key.split('/') as [ModelName, 'text' | 'vision'];
+    await release(model, tower);
+  }
+  const fp32Rates: [number, number] = [fp32Before, await matmulRate('fp32', threads)];
+  const int8Rates: [number, number] = [int8Before, await matmulRate('int8', threads)];
+  const flops = names.reduce((a, m) => a + images * visionFlops(MODELS[m]) + textFlops(MODELS[m], 77), 0);
+  return { precision, lowMemory, fp32Rates, int8Rates, loadMs, runsMs, textMs, visionMsPerImage: visionMs, flops, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+// ---- orchestration (parent) -------------------------------------------------------------------
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) total += e.isDirectory() ? await folderBytes(join(dir, e.name)) : (await stat(join(dir, e.name))).size;
+  return total;
+}
+
+function runChild(args: string[]): Promise<ScoreResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as ScoreResult);
+      else reject(new Error(`benchmark child exited with ${code}`));
+    });
+  });
+}
+
+const gb = (b: number) => (b / 1e9).toFixed(2);
+
+async function main(): Promise<void> {
+  const images = Number(arg('images', '8'));
+  const repeats = Number(arg('repeats', '1'));
+  const threads = Number(arg('threads', '2'));
+  const lowMemory = process.argv.includes('--low-memory');
+
+  if (process.argv.includes('--child')) {
+    const r = await scoreChild(arg('dir', ''), arg('precision', 'fp32') as Precision, images, repeats, threads, lowMemory);
+    process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+    return;
+  }
+
+  const precisions = arg('precision', 'fp32,int8').split(',') as Precision[];
+  const keep = arg('keep', '');
+  const dir = keep || (await mkdtemp(join(tmpdir(), 'cs-bench-scoring-')));
+  console.log(`scoring bench: ${images} images + 1 prompt (77 tokens), PickScore ViT-H/14 + CLIP ViT-L/14, ${threads} threads, onnxruntime-node ${ort.env.versions.common}, folder ${dir}`);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  try {
+    for (const precision of precisions) {
+      for (const model of Object.keys(MODELS) as ModelName[]) {
+        const target = join(dir, precision, model);
+        if (await stat(join(target, 'vision.onnx')).then(() => true, () => false)) continue;
+        const t0 = performance.now();
+        await buildTowers(model, precision, target);
+        console.log(`  built ${precision} ${model}: ${gb(await folderBytes(target))} GB in ${((performance.now() - t0) / 1000).toFixed(1)} s (peak RSS so far ${gb(process.resourceUsage().maxRSS * 1024)} GB)`);
+      }
+    }
+    const results: ScoreResult[] = [];
+    for (const precision of precisions) {
+      if (controller.signal.aborted) break;
+      const r = await runChild(['--child', '--dir', dir, '--precision', precision, '--images', String(images), '--repeats', String(repeats), '--threads', String(threads), ...(lowMemory ? ['--low-memory'] : [])]);
+      results.push(r);
+      // The faster of the two rate measurements gives the stricter (smaller) limit.
+      const rate = Math.max(...(precision === 'fp32' ? r.fp32Rates : r.int8Rates));
+      const limitS = r.flops / rate;
+      const best = Math.min(...r.runsMs) / 1000;
+      const target = precision === 'fp32' ? 1.1 : 1.2;
+      console.log(`\n${precision}${r.lowMemory ? ' (low memory: load → run → release per tower)' : ' (all sessions warm)'}`);
+      const g = (rates: number[]) => rates.map((x) => (x / 1e9).toFixed(0)).join(' / ');
+      console.log(`  MatMul [257×1280]·[1280×5120] before / after: fp32 ${g(r.fp32Rates)} GFLOP/s, int8 ${g(r.int8Rates)} GOPS`);
+      console.log(`  work ${(r.flops / 1e12).toFixed(3)} TFLOP → limit ${limitS.toFixed(2)} s at the ${precision} rate`);
+      console.log(`  runs ${r.runsMs.map((m) => (m / 1000).toFixed(2)).join(', ')} s; ratio ${(best / limitS).toFixed(3)} (target ≤ ${target})`);
+      console.log(`  per image: PickScore vision ${r.visionMsPerImage.pickscore.toFixed(0)} ms, CLIP-L vision ${r.visionMsPerImage.clip_l.toFixed(0)} ms; prompt: ViT-H text ${r.textMs.pickscore.toFixed(0)} ms, ViT-L text ${r.textMs.clip_l.toFixed(0)} ms`);
+      console.log(`  sessions load ${(r.loadMs / 1000).toFixed(1)} s; peak RSS ${gb(r.peakRssBytes)} GB`);
+    }
+    if (results.length === 2) {
+      const [a, b] = results;
+      console.log(`\nint8 / fp32 time: ${(Math.min(...b.runsMs) / Math.min(...a.runsMs)).toFixed(3)}`);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exitCode = 1;
+});
