@@ -213,7 +213,8 @@ class Generation {
     const created = await this.client.createPrediction({ model: { owner: ref.owner, name: ref.name }, version: model.createVersion, input: adapted.input }, ctx);
     tracker.predictionId = created.id;
     this.emit({ type: 'prediction-created', index: job.index, prediction_id: created.id, model: modelName(ref), version: created.version ?? model.createVersion ?? null, seed: job.seed });
-    return this.finish(ref, model.hardware, created, job, fallbacks, adapted.input);
+    const image = await this.finish(ref, model.hardware, created, job, fallbacks, adapted.input);
+    return { ...image, seed_supported: adapted.seedSupported, notes: adapted.notes };
   }
 
   /** Waits for a prediction, downloads its image and prices it. */

@@ -86,6 +86,10 @@ export interface GeneratedImage {
   cost: Cost;
   /** Models tried before this one for this image, with why they failed. */
   fallbacks: { model: string; error: SerializedError }[];
+  /** False when the model takes no seed (e.g. google/imagen-4): the image is not reproducible. */
+  seed_supported?: boolean;
+  /** What the input adapter had to adjust, one line each (closest aspect ratio, no negative prompt, …). */
+  notes?: string[];
 }
 
 export type GenerationEvent =
