@@ -39,8 +39,12 @@ interface AxisWeights {
   start: Int32Array;
   /** Number of input indices used by each output position. */
   taps: Int32Array;
-  /** `stride` weights per output position (only the first `taps[i]` are meaningful). */
-  weights: Int32Array;
+  /**
+   * `stride` fixed-point weights per output position (only the first `taps[i]` are meaningful).
+   * Integers held as doubles: products and sums stay exact (|sum| < 2^31, as in Pillow's int32
+   * accumulators) and V8 avoids int→double conversions in the inner loops.
+   */
+  weights: Float64Array;
   stride: number;
 }
 
@@ -52,7 +56,7 @@ function axisWeights(inSize: number, outSize: number, first: number, count: numb
   const inverseFilterScale = 1 / filterScale;
   const start = new Int32Array(count);
   const taps = new Int32Array(count);
-  const weights = new Int32Array(count * stride);
+  const weights = new Float64Array(count * stride);
   const raw = new Float64Array(stride);
   for (let i = 0; i < count; i++) {
     const center = (first + i + 0.5) * scale;
@@ -154,21 +158,23 @@ function resampleRows(src: RgbImage, firstRow: number, rowCount: number, w: Axis
   return out;
 }
 
+/** Vertical pass, one output row at a time, accumulating whole source rows (sequential reads). */
 function resampleColumns(temp: Uint8Array, width: number, firstRow: number, height: number, w: AxisWeights): Uint8Array {
   const out = new Uint8Array(height * width * 3);
   const rowBytes = width * 3;
+  const acc = new Float64Array(rowBytes);
   const { start, taps, weights, stride } = w;
   for (let y = 0; y < height; y++) {
+    acc.fill(HALF);
     const kBase = y * stride;
     const n = taps[y]!;
-    const rowBase = (start[y]! - firstRow) * rowBytes;
-    let o = y * rowBytes;
-    for (let c = 0; c < rowBytes; c++) {
-      let acc = HALF;
-      let s = rowBase + c;
-      for (let k = 0; k < n; k++, s += rowBytes) acc += temp[s]! * weights[kBase + k]!;
-      out[o++] = clip8(acc);
+    let rowBase = (start[y]! - firstRow) * rowBytes;
+    for (let k = 0; k < n; k++, rowBase += rowBytes) {
+      const weight = weights[kBase + k]!;
+      for (let c = 0; c < rowBytes; c++) acc[c] += temp[rowBase + c]! * weight;
     }
+    const o = y * rowBytes;
+    for (let c = 0; c < rowBytes; c++) out[o + c] = clip8(acc[c]!);
   }
   return out;
 }
