@@ -107,6 +107,11 @@ describe('ClipTokenizer', () => {
     assert.equal(e.tokenCount, 2);
   });
 
+  it('scoredText rejoins punctuation the way the tokenizer decodes it', () => {
+    assert.equal(tokenizer.encode('A cat, at sunset!').scoredText, 'a cat, at sunset!');
+    assert.equal(tokenizer.encode("the dog's photo").scoredText, "the dog's photo");
+  });
+
   it('round-trips non-ASCII text through byte-level tokens', () => {
     const e = tokenizer.encode('Crème brûlée');
     assert.ok(e.length > 4);
