@@ -1,0 +1,219 @@
+/**
+ * The run pipeline end to end through the engine API: the real Replicate generator against the
+ * fake server, the real scorer (worker thread) on tiny random-weight models from the local hub.
+ */
+import { strict as assert } from 'node:assert';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { RunEvent } from '../../src/core/events';
+import { RunFolder, createRunFolder } from '../../src/core/output';
+import { readPromptFile } from '../../src/core/prompt';
+import { ReplicateClient } from '../../src/core/replicate/client';
+import { generateImages } from '../../src/core/replicate/generator';
+import { loadPricing } from '../../src/core/replicate/pricing';
+import { executeRun, type RunDeps } from '../../src/core/run';
+import { newTrace, resolveSettings, type RunRequestOptions } from '../../src/core/runPlan';
+import { createScorer } from '../../src/core/scoring/scorer';
+import type { GenerationTrace } from '../../src/core/trace';
+import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
+import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+
+describe('run pipeline (fake Replicate + tiny models)', function () {
+  this.timeout(120_000);
+  let fx: RunFixture;
+  let caseDirs: string[] = [];
+  before(async () => {
+    fx = await startRunFixture({ processingMs: 300 });
+  });
+  after(async () => {
+    await fx?.close();
+  });
+  afterEach(async () => {
+    for (const d of caseDirs) await rm(d, { recursive: true, force: true });
+    caseDirs = [];
+  });
+
+  async function startRun(request: RunRequestOptions, hooks: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; wrap?: (deps: RunDeps) => RunDeps } = {}) {
+    const { dir, path } = await writePrompt(fx.root, 'cat.txt', 'A cat wearing a tiny golden crown');
+    caseDirs.push(dir);
+    const prompt = await readPromptFile(path);
+    const settings = resolveSettings(prompt, { apiBaseUrl: fx.fake.url, ...request });
+    const folder = await createRunFolder({ promptPath: path });
+    const trace = newTrace({ prompt, settings, demo: false, estimate: null });
+    const pricing = loadPricing();
+    const client = new ReplicateClient({ token: fx.fake.token, baseUrl: fx.fake.url, pollIntervalMs: 50 });
+    const deps: RunDeps = {
+      generate: (req, onEvent) => generateImages(client, req, onEvent, pricing),
+      createScorer: (onProgress) =>
+        createScorer(
+          {
+            modelsDir: fx.modelsDir,
+            precision: 'fp32',
+            enabled: settings.enabled_metrics,
+            lowMemory: false,
+            executionProviders: ['cpu'],
+            intraOpNumThreads: 1,
+            allowDownload: true,
+            hubEndpoint: fx.hub.url,
+            manifestPath: fx.tiny.manifestPath,
+          },
+          { onProgress },
+        ),
+    };
+    const events: RunEvent[] = [];
+    const result = await executeRun(folder, trace, hooks.wrap ? hooks.wrap(deps) : deps, {
+      signal: hooks.signal,
+      onEvent: (e) => {
+        events.push(e);
+        hooks.onEvent?.(e);
+      },
+    });
+    const onDisk = JSON.parse(await readFile(join(folder.root, 'generation_trace.json'), 'utf8')) as GenerationTrace;
+    return { result, events, folder, onDisk };
+  }
+
+  it('saves and scores each image as it arrives, ranks them and writes every file', async () => {
+    const { result, events, folder, onDisk } = await startRun({ numVariations: 4, seed: 100 });
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(checkSchema(onDisk, TRACE_SPEC), []);
+    assert.deepEqual(onDisk.settings.seeds, [100, 101, 102, 103]);
+
+    // Events: started first, finished last; every image saved before it is scored.
+    assert.equal(events[0].type, 'run-started');
+    assert.equal(events[events.length - 1].type, 'run-finished');
+    for (let i = 0; i < 4; i++) {
+      const saved = events.findIndex((e) => e.type === 'image-saved' && e.index === i);
+      const scored = events.findIndex((e) => e.type === 'image-scored' && e.index === i);
+      assert.ok(saved >= 0 && scored > saved, `image ${i}: saved at ${saved}, scored at ${scored}`);
+    }
+    const provisional = events.filter((e) => e.type === 'ranked' && !e.final);
+    assert.equal(provisional.length, 4, 'a rank update after every scored image');
+    const final = events.filter((e): e is Extract<RunEvent, { type: 'ranked' }> => e.type === 'ranked' && e.final === true);
+    assert.equal(final.length, 1);
+
+    // Ranking: overall descending, files named by rank, metadata consistent.
+    const ranked = [...onDisk.images].sort((a, b) => (a.rank ?? 99) - (b.rank ?? 99));
+    assert.deepEqual(onDisk.ranking?.order, ranked.map((i) => i.index));
+    assert.deepEqual(final[0].order, onDisk.ranking?.order);
+    for (let r = 1; r < ranked.length; r++) assert.ok((ranked[r - 1].overall ?? -1) >= (ranked[r].overall ?? -1), 'overall descending');
+    const prefSum = ranked.reduce((s, i) => s + (i.preference_probability ?? 0), 0);
+    assert.ok(Math.abs(prefSum - 1) < 1e-9, `preference probabilities sum to 1 (${prefSum})`);
+    const files = (await readdir(folder.root)).sort();
+    assert.deepEqual(files, [
+      'best_candidate.png',
+      'generation_trace.json',
+      'image_001.png',
+      'image_001_metadata.json',
+      'image_002.png',
+      'image_002_metadata.json',
+      'image_003.png',
+      'image_003_metadata.json',
+      'image_004.png',
+      'image_004_metadata.json',
+      'summary.md',
+    ]);
+    for (const img of ranked) {
+      const rank = img.rank as number;
+      assert.equal(img.file, `image_00${rank}.png`);
+      assert.equal(img.status, 'scored');
+      assert.equal(img.is_best_candidate, rank === 1);
+      const meta = JSON.parse(await readFile(join(folder.root, `image_00${rank}_metadata.json`), 'utf8'));
+      assert.deepEqual(checkSchema(meta, METADATA_SPEC), []);
+      assert.equal(meta.rank, rank);
+      assert.equal(meta.seed, img.seed);
+      assert.equal(meta.prediction_id, img.prediction_id);
+      assert.equal(meta.is_best_candidate, rank === 1);
+      assert.equal(meta.overall.value, img.overall);
+      assert.deepEqual(meta.cost, { usd: 0.003, source: 'official price', pricing_date: loadPricing().date, basis: meta.cost.basis });
+      for (const m of ['pickscore', 'clip_score', 'vqascore', 'aesthetic'] as const) assert.equal(typeof meta.scores[m].value, 'number', `${m} computed`);
+      const info = await sharp(join(folder.root, img.file as string)).metadata();
+      assert.equal(info.format, 'png');
+      assert.equal(info.width, img.width);
+    }
+    const best = await readFile(join(folder.root, 'best_candidate.png'));
+    assert.ok(best.equals(await readFile(join(folder.root, 'image_001.png'))), 'best_candidate.png is image_001.png');
+    assert.equal(onDisk.costs.total_usd, 0.012);
+    assert.equal(onDisk.api_calls.filter((c) => c.method === 'POST' && /\/predictions$/.test(c.path)).length, 4);
+    assert.ok(onDisk.prompts.scored_text && onDisk.scoring_models?.pickscore, 'scored text and models recorded');
+    const summary = await readFile(join(folder.root, 'summary.md'), 'utf8');
+    assert.match(summary, /\| \*\*1\*\* \| \[image_001\.png\]\(image_001\.png\) \|/);
+    assert.match(summary, /## Why the best image won/);
+  });
+
+  it('scores images while the run is still generating, and starts the models before the first prediction', async () => {
+    // The last job is held back until an image has been scored: if the pipeline waited for all
+    // predictions before scoring, this run could not finish (the guard below fails it instead).
+    const calls: string[] = [];
+    let markScored!: () => void;
+    const firstScored = new Promise<void>((resolve) => (markScored = resolve));
+    const { result, events } = await startRun(
+      { numVariations: 3, seed: 7, concurrency: 1 },
+      {
+        onEvent: (e) => e.type === 'image-scored' && markScored(),
+        wrap: (deps) => ({
+          createScorer: (onProgress) => {
+            const scorer = deps.createScorer(onProgress);
+            return { ...scorer, setPrompt: (p, s) => (calls.push('setPrompt'), scorer.setPrompt(p, s)), scoreImage: (b, s) => scorer.scoreImage(b, s), describe: () => scorer.describe(), dispose: () => scorer.dispose() };
+          },
+          generate: async (req, onEvent) => {
+            calls.push('generate');
+            const head = await deps.generate({ ...req, jobs: req.jobs.slice(0, -1) }, onEvent);
+            const guard = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 90_000).unref());
+            assert.notEqual(await Promise.race([firstScored, guard]), 'timeout', 'no image was scored while generation was running');
+            calls.push('last job');
+            const tail = await deps.generate({ ...req, jobs: req.jobs.slice(-1) }, onEvent);
+            return { images: [...head.images, ...tail.images], failures: [...head.failures, ...tail.failures] };
+          },
+        }),
+      },
+    );
+    assert.equal(result.status, 'succeeded');
+    assert.deepEqual(calls, ['setPrompt', 'generate', 'last job']);
+    const firstScore = events.findIndex((e) => e.type === 'image-scored');
+    const lastGenerated = events.findLastIndex((e) => e.type === 'generation' && e.event.type === 'image-generated');
+    assert.ok(firstScore < lastGenerated, `first score at event ${firstScore}, last image generated at ${lastGenerated}`);
+  });
+
+  it('a refused image makes a partial run: the others are ranked, the failure is recorded', async () => {
+    fx.fake.script({ kind: 'prediction', outcome: 'failed', error: 'NSFW content detected in the output', times: 1 });
+    const creates = Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
+    const { result, folder, onDisk, events } = await startRun({ numVariations: 3, seed: 1, concurrency: 1 });
+    assert.equal(result.status, 'partial');
+    const failed = onDisk.images.filter((i) => i.status === 'failed');
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].error?.code, 'prediction-refused');
+    assert.equal(failed[0].file, null);
+    assert.ok(events.some((e) => e.type === 'image-failed' && e.index === failed[0].index && e.stage === 'generate'));
+    assert.equal(onDisk.images.filter((i) => i.rank !== null).length, 2);
+    assert.equal(onDisk.error?.code, 'prediction-failed');
+    assert.match(onDisk.error?.action ?? '', /contact-sheet resume/);
+    const files = await readdir(folder.root);
+    assert.ok(files.includes('image_002.png') && !files.includes('image_003.png'));
+    // A refusal is not retried on the fallback model: three creates in all.
+    assert.equal(Object.values(fx.fake.creates).reduce((a, b) => a + b, 0) - creates, 3);
+    assert.match(await readFile(join(folder.root, 'summary.md'), 'utf8'), /## Failed images\n\n- Image \d \(seed \d, black-forest-labs\/flux-schnell\): \[prediction-refused\]/);
+  });
+
+  it('cancel stops generation, keeps and ranks what finished, and says so in the trace', async () => {
+    const controller = new AbortController();
+    const { result, onDisk, folder } = await startRun(
+      { numVariations: 4, seed: 50, concurrency: 1 },
+      { signal: controller.signal, onEvent: (e) => e.type === 'image-saved' && controller.abort() },
+    );
+    assert.equal(result.status, 'canceled');
+    assert.equal(onDisk.status, 'canceled');
+    assert.equal(onDisk.error?.code, 'canceled');
+    const kept = onDisk.images.filter((i) => i.file !== null);
+    assert.ok(kept.length >= 1 && kept.length < 4, `kept ${kept.length}`);
+    for (const k of kept) assert.ok((await readdir(folder.root)).includes(k.file as string));
+    assert.ok(onDisk.finished_at);
+  });
+
+  it('the run folder opens again for readers (RunFolder.open resolves the real path)', async () => {
+    const { folder } = await startRun({ numVariations: 1, seed: 3 });
+    const again = await RunFolder.open(folder.root);
+    assert.equal(again.root, folder.root);
+    assert.ok(await again.exists('image_001.png'));
+  });
+});
