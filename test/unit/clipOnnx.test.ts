@@ -79,6 +79,10 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
+function basenameOf(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
 async function leftovers(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.includes('partial'));
 }
@@ -242,6 +246,20 @@ describe('CLIP checkpoint → ONNX', function () {
     await ensureClipOnnx(ck.dir, cache, 'fp32', { onProgress });
     assert.equal(conversions, 3);
     assert.deepEqual(await leftovers(join(root, 'cache')), []);
+  });
+
+  it('removes temporary folders a killed conversion left behind, not those of live processes', async () => {
+    const config = tinyClipArchConfig({ vocabSize: 300 });
+    const ck = await writeCheckpoint(root, config, 81);
+    const fs = await import('node:fs/promises');
+    const dead = join(root, '.onnx.partial-4194999-deadbeef');
+    const live = join(root, `.onnx.partial-${process.pid}-0badf00d`);
+    for (const d of [dead, live]) {
+      await fs.mkdir(d);
+      await writeFile(join(d, 'vision.onnx.data'), 'x');
+    }
+    await convertClipToOnnx({ checkpointDir: ck.dir, outDir: join(root, 'onnx'), precision: 'fp32' });
+    assert.deepEqual(await leftovers(root), [basenameOf(live)]);
   });
 
   it('a truncated safetensors file fails with model-format and leaves no clip.json behind', async () => {

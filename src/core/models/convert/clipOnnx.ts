@@ -80,6 +80,7 @@ export interface ConvertClipOptions {
 export async function convertClipToOnnx(opts: ConvertClipOptions): Promise<ClipOnnxInfo> {
   throwIfAborted(opts.signal);
   const config = await readConfig(opts.checkpointDir);
+  await removeAbandonedPartials(opts.outDir);
   const partial = join(dirname(opts.outDir), `.${basename(opts.outDir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
   await fs.mkdir(partial, { recursive: true });
   try {
@@ -211,6 +212,31 @@ async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path, { signal })) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * Deletes temporary folders that a killed process left beside outDir (they hold GBs). Folders
+ * of processes still running are theirs to finish.
+ */
+async function removeAbandonedPartials(outDir: string): Promise<void> {
+  const parent = dirname(outDir);
+  const prefix = `.${basename(outDir)}.partial-`;
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length).split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) continue;
+    await fs.rm(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Puts `from` at `to`, moving any previous folder aside first and deleting it afterwards. */
