@@ -171,7 +171,7 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.equal(result.status, 'succeeded');
     assert.deepEqual(calls, ['setPrompt', 'generate', 'last job']);
     const firstScore = events.findIndex((e) => e.type === 'image-scored');
-    const lastGenerated = events.findLastIndex((e) => e.type === 'generation' && e.event.type === 'image-generated');
+    const lastGenerated = events.map((e) => e.type === 'generation' && e.event.type === 'image-generated').lastIndexOf(true);
     assert.ok(firstScore < lastGenerated, `first score at event ${firstScore}, last image generated at ${lastGenerated}`);
   });
 
