@@ -173,6 +173,29 @@ describe('model store', () => {
     assert.equal(hub.requests.find((r) => r.method === 'GET' && r.path.endsWith('/model.safetensors'))?.range, `bytes=${kept}-`);
   });
 
+  it('resolves again when the signed CDN link has expired, and gives up with a retryable error', async () => {
+    await server?.close();
+    server = await startHubServer(hubRoot, { cdnTtlMs: -1 });
+    const hub = server;
+    await assert.rejects(store().ensure('tiny'), (e) => codeOf(e) === 'model-download-failed' && /403/.test((e as Error).message));
+    const heads = hub.requests.filter((r) => r.method === 'HEAD' && r.path.endsWith('/model.safetensors'));
+    assert.equal(heads.length, 3, 'one resolve per attempt (1 + 2 retries)');
+    assert.equal(existsSync(join(modelsDir, 'tiny', 'files', 'model.safetensors')), false);
+  });
+
+  it('does not download into a partial file another live process is writing, but takes over a stale lock', async () => {
+    await start();
+    const files = join(modelsDir, 'tiny', 'files');
+    await fs.mkdir(files, { recursive: true });
+    const lock = join(files, 'model.safetensors.partial.lock');
+    await fs.writeFile(lock, String(process.ppid)); // a live process that is not us
+    await assert.rejects(store().ensure('tiny'), (e) => codeOf(e) === 'model-download-failed' && new RegExp(`pid ${process.ppid}`).test((e as Error).message));
+    await fs.writeFile(lock, '999999999'); // no such process
+    await store().ensure('tiny');
+    assert.deepEqual(await fs.readFile(join(files, 'model.safetensors')), weights);
+    assert.equal(existsSync(lock), false, 'the lock is released');
+  });
+
   it('rejects corrupted bytes: checksum error, no final file, partial removed', async () => {
     await start({ corrupt: { match: 'model.safetensors' } });
     await assert.rejects(store().ensure('tiny'), (e) => codeOf(e) === 'model-checksum-mismatch' && typeof (e as { action?: string }).action === 'string');

@@ -63,14 +63,49 @@ const PROGRESS_INTERVAL_MS = 250;
 export async function downloadFile(req: DownloadRequest): Promise<DownloadResult> {
   const retries = req.retries ?? 2;
   const logger = req.logger ?? silentLogger;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await downloadOnce(req);
-    } catch (e) {
-      const retryable = e instanceof ContactSheetError && e.code === 'model-download-failed' && e.details?.retryable === true;
-      if (!retryable || attempt >= retries || req.signal?.aborted) throw e;
-      logger.warn(`Download of ${req.url} interrupted (${(e as Error).message}); resuming (attempt ${attempt + 2} of ${retries + 1}).`);
+  const release = await lockPartial(`${req.destination}.partial.lock`, req.destination);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await downloadOnce(req);
+      } catch (e) {
+        const retryable = e instanceof ContactSheetError && e.code === 'model-download-failed' && e.details?.retryable === true;
+        if (!retryable || attempt >= retries || req.signal?.aborted) throw e;
+        logger.warn(`Download of ${req.url} interrupted (${(e as Error).message}); resuming (attempt ${attempt + 2} of ${retries + 1}).`);
+      }
     }
+  } finally {
+    await release();
+  }
+}
+
+/**
+ * Two processes (the extension's scorer and a CLI `models pull`) must not append to the same
+ * partial file. A lock file holds the owner's pid; a lock whose process is gone is taken over.
+ */
+async function lockPartial(lockPath: string, destination: string): Promise<() => Promise<void>> {
+  try {
+    await fs.writeFile(lockPath, String(process.pid), { flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const owner = Number((await fs.readFile(lockPath, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && processIsAlive(owner)) {
+      throw new ContactSheetError('model-download-failed', `Another Contact Sheet process (pid ${owner}) is downloading ${destination}.`, {
+        action: 'Wait for it to finish, then try again.',
+        details: { retryable: false, lockOwner: owner },
+      });
+    }
+    await fs.writeFile(lockPath, String(process.pid));
+  }
+  return () => fs.rm(lockPath, { force: true });
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -79,6 +114,12 @@ async function downloadOnce(req: DownloadRequest): Promise<DownloadResult> {
   throwIfAborted(req.signal);
   const resolved = await resolveFile(req.url, doFetch, req.signal, req.offlineAction);
   const total = resolved.size ?? req.expectedSize ?? null;
+  if (req.expectedSize !== undefined && resolved.size !== null && resolved.size !== req.expectedSize) {
+    throw new ContactSheetError('model-checksum-mismatch', `${req.url} has ${resolved.size} bytes at its source, the manifest says ${req.expectedSize}.`, {
+      action: 'Update Contact Sheet or report it: the published file changed.',
+      details: { url: req.url, expectedSize: req.expectedSize, size: resolved.size },
+    });
+  }
   const expected = req.expectedSha256?.toLowerCase() ?? resolved.lfsSha256;
   if (req.expectedSha256 && resolved.lfsSha256 && resolved.lfsSha256 !== req.expectedSha256.toLowerCase()) {
     // The pinned revision should never disagree with the manifest; if it does, don't spend the bandwidth.
@@ -133,10 +174,14 @@ function checksumMismatch(url: string, expected: string, actual: string, what: s
 /** HEAD without following redirects; follows only the hub's own relative hops (renamed repos). */
 export async function resolveFile(url: string, doFetch: typeof fetch, signal?: AbortSignal, offlineAction?: string): Promise<ResolvedFile> {
   let current = url;
+  // The hub may first send a relative redirect (renamed repo, resolve cache) before the answer;
+  // the commit it named on the way still counts.
+  let firstRevision: string | null = null;
   for (let hop = 0; hop < MAX_RESOLVE_HOPS; hop++) {
     const res = await networkCall(() => doFetch(current, { method: 'HEAD', redirect: 'manual', signal }), current, signal, offlineAction);
     const h = res.headers;
-    const revision = h.get('x-repo-commit');
+    firstRevision ??= h.get('x-repo-commit');
+    const revision = h.get('x-repo-commit') ?? firstRevision;
     const linkedEtag = parseEtag(h.get('x-linked-etag'));
     const linkedSize = parseSize(h.get('x-linked-size'));
     if (res.status >= 300 && res.status < 400) {
