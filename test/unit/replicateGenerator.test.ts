@@ -224,3 +224,32 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
     assert.equal(fake.requests.length, 0);
   });
 });
+
+describe('sync mode (Prefer: wait on create)', () => {
+  let fake: FakeReplicate;
+  afterEach(async () => {
+    await fake?.close();
+  });
+
+  it('a create that holds until done needs no polling', async () => {
+    fake = await startFakeReplicate({ processingMs: 50, maxImageSide: 64 });
+    const { client } = testClient(fake, { realSleep: true, preferWaitSeconds: 5 });
+    const result = await generateImages(client, request([SCHNELL], 2), () => {});
+    assert.equal(result.images.length, 2);
+    assert.equal(fake.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/predictions/')).length, 0);
+  });
+
+  it('cancel while creates are held: the predictions they made are found and canceled, none created twice', async () => {
+    fake = await startFakeReplicate({ processingMs: 50, maxImageSide: 64 });
+    fake.script({ kind: 'prediction', outcome: 'never', times: 3 });
+    const { client } = testClient(fake, { realSleep: true, preferWaitSeconds: 30 });
+    const controller = new AbortController();
+    const run = generateImages(client, request([SCHNELL, SDXL], 3, { signal: controller.signal }), () => {});
+    while (fake.predictionStatuses().length < 3) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await assert.rejects(run, (e: ContactSheetError) => e.code === 'canceled');
+    assert.deepEqual(fake.creates, { [SCHNELL]: 3 });
+    assert.deepEqual(fake.predictionStatuses().map((p) => p.status), ['canceled', 'canceled', 'canceled']);
+    assert.equal(new Set(fake.cancels).size, 3);
+  });
+});

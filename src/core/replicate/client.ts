@@ -37,8 +37,13 @@ export interface ReplicateClientOptions {
   maxPollIntervalMs?: number;
   /** Deadline for one prediction from creation to a terminal status (ms). */
   predictionTimeoutMs?: number;
-  /** Deadline for one HTTP attempt (ms). */
+  /** Deadline for one HTTP attempt (ms); a create holding for `Prefer: wait` gets that much longer. */
   requestTimeoutMs?: number;
+  /**
+   * Seconds a create may hold the connection until the prediction finishes (`Prefer: wait=N`,
+   * Replicate's sync mode, 1–60); saves the polling delay on fast models. 0 turns it off.
+   */
+  preferWaitSeconds?: number;
   /** Largest output file accepted (bytes). */
   maxOutputBytes?: number;
   /** How far before our create attempt a found prediction's created_at may lie (clock skew), ms. */
@@ -70,6 +75,11 @@ export interface WaitOptions extends CallContext {
 
 type RetryMode = 'idempotent' | 'create';
 
+interface ExtraRequestOptions {
+  headers?: Record<string, string>;
+  extraTimeoutMs?: number;
+}
+
 interface Attempt {
   status: number | null;
   headers?: Headers;
@@ -91,6 +101,7 @@ export class ReplicateClient {
   private readonly maxPollIntervalMs: number;
   readonly predictionTimeoutMs: number;
   private readonly requestTimeoutMs: number;
+  readonly preferWaitSeconds: number;
   readonly maxOutputBytes: number;
   private readonly createLookupSkewMs: number;
   private readonly fetchImpl: typeof fetch;
@@ -116,6 +127,7 @@ export class ReplicateClient {
     this.maxPollIntervalMs = opts.maxPollIntervalMs ?? Math.max(2000, this.pollIntervalMs);
     this.predictionTimeoutMs = opts.predictionTimeoutMs ?? 10 * 60_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.preferWaitSeconds = Math.max(0, Math.min(60, Math.floor(opts.preferWaitSeconds ?? 60)));
     this.maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
     this.createLookupSkewMs = opts.createLookupSkewMs ?? 30_000;
     this.fetchImpl = opts.fetch ?? fetch;
@@ -148,7 +160,9 @@ export class ReplicateClient {
     const lookup = (signal?: AbortSignal) =>
       findCreatedPrediction(this, req, { since, exclude: this.claimed, signal, sleep: this.sleep, retryDelayMs: this.retry.baseDelayMs, ctx });
     try {
-      const created = await this.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal));
+      const wait = Math.min(this.preferWaitSeconds, Math.floor(this.predictionTimeoutMs / 1000));
+      const sync = wait > 0 ? { headers: { Prefer: `wait=${wait}` }, extraTimeoutMs: wait * 1000 } : undefined;
+      const created = await this.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), sync);
       this.claimed.add(created.id);
       this.logger.info(`Created prediction ${created.id} on ${formatModelRef({ ...req.model, version: req.version })}`);
       return created;
@@ -265,11 +279,12 @@ export class ReplicateClient {
     ctx: CallContext,
     mode: RetryMode,
     onUnknownOutcome?: () => Promise<T | undefined>,
+    extra?: ExtraRequestOptions,
   ): Promise<T> {
     const what = `${method} ${path}`;
     for (let attempt = 0; ; attempt++) {
       throwIfCanceled(ctx.signal);
-      const result = await this.attemptOnce(method, path, body, ctx, attempt);
+      const result = await this.attemptOnce(method, path, body, ctx, attempt, extra);
       const lastAttempt = attempt + 1 >= this.retry.maxAttempts;
       if (result.status !== null && result.status >= 200 && result.status < 300) {
         return parseJson<T>(result.text ?? '', what);
@@ -309,11 +324,11 @@ export class ReplicateClient {
     }
   }
 
-  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number): Promise<Attempt> {
+  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number, extra?: ExtraRequestOptions): Promise<Attempt> {
     const started = this.now();
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs + (extra?.extraTimeoutMs ?? 0));
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...extra?.headers };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let outcome: Attempt;
     try {
