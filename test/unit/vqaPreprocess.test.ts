@@ -116,6 +116,33 @@ describe('Idefics3 preprocessing (SmolVLM)', () => {
     }
   });
 
+  it("'fast' mode (sharp lanczos3 straight to 512²) stays within a fraction of a level of 'exact'", async () => {
+    const width = 1024;
+    const height = 768;
+    const raw = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const i = (y * width + x) * 3;
+        raw[i] = Math.round(127.5 + 127.5 * Math.sin(x / 37) * Math.cos(y / 53));
+        raw[i + 1] = Math.round((255 * x) / width);
+        raw[i + 2] = Math.round(127.5 + 127.5 * Math.sin((x + y) / 11));
+      }
+    }
+    const png = await sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    const fast = await idefics3Preprocess(png, config, 'fast');
+    const exact = await idefics3Preprocess(png, config, 'exact');
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < exact.pixelValues.length; i++) {
+      const levels = (Math.abs(fast.pixelValues[i] - exact.pixelValues[i]) * 255) / 2;
+      sum += levels;
+      max = Math.max(max, levels);
+    }
+    const mean = sum / exact.pixelValues.length;
+    assert.ok(mean > 0 && mean < 0.5, `mean |fast − exact| = ${mean} levels`);
+    assert.ok(max <= 4.01, `max |fast − exact| = ${max} levels`);
+  });
+
   it('decodes RGBA onto white and reports an undecodable file as image-unreadable', async () => {
     const rgba = await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
     const decoded = await decodeRgbOnWhite(rgba);

@@ -162,12 +162,20 @@ describe('VqaScorer (tiny SmolVLM-format model through the production path)', ()
     const prompt = 'a red cat';
     const result = await scorer.score(png, prompt);
     const preprocess = idefics3ConfigFromJson(JSON.parse(readFileSync(join(dir, 'preprocessor_config.json'), 'utf8')));
-    const pixels = await idefics3Preprocess(png, preprocess);
+    const pixels = await idefics3Preprocess(png, preprocess, 'fast');
     const expected = referencePYes(tinyVqaWeights(), pixels.pixelValues, scorer.promptTokenIds(prompt));
     assert.ok(expected > 1e-3 && expected < 0.999, `reference P(yes) ${expected} is informative`);
     assert.ok(Math.abs(result.raw - expected) < 1e-4, `onnx ${result.raw} vs reference ${expected}`);
     assert.ok(Math.abs(result.raw - expected) / expected < 1e-4, `relative error of ${result.raw} vs ${expected}`);
     assert.ok(Math.abs(result.value - 100 * result.raw) < 1e-9);
+
+    // The Pillow-exact resize mode feeds the model the exact pixels instead.
+    await scorer.dispose();
+    scorer = await VqaScorer.load(dir, { intraOpNumThreads: 1, resize: 'exact' });
+    const exactPixels = await idefics3Preprocess(png, preprocess, 'exact');
+    const exactExpected = referencePYes(tinyVqaWeights(), exactPixels.pixelValues, scorer.promptTokenIds(prompt));
+    const exact = await scorer.score(png, prompt);
+    assert.ok(Math.abs(exact.raw - exactExpected) / exactExpected < 1e-4, `exact mode ${exact.raw} vs ${exactExpected}`);
   });
 
   it('gives different scores for different images and for different prompts', async () => {

@@ -21,7 +21,7 @@ import { ContactSheetError, throwIfAborted } from '../../errors';
 import { createVqaSession, ort } from './vqaSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from './float16';
-import { idefics3Preprocess } from './idefics3Preprocess';
+import { idefics3Preprocess, type Idefics3ResizeMode } from './idefics3Preprocess';
 import { readJsonFile, readSmolVlmConfig, VQA_REDOWNLOAD_ACTION, type SmolVlmConfig } from './smolvlmConfig';
 import {
   describeSmolVlmVariant,
@@ -45,6 +45,8 @@ export interface VqaScorerOptions {
   executionProviders?: string[];
   /** Backbone named in outputs, e.g. "HuggingFaceTB/SmolVLM-256M-Instruct@<commit>". */
   modelId?: string;
+  /** Image resize: 'fast' (sharp lanczos3, default) or 'exact' (Pillow-identical, ~10× slower). */
+  resize?: Idefics3ResizeMode;
 }
 
 export interface VqaScore {
@@ -79,6 +81,7 @@ export class VqaScorer {
     private readonly config: SmolVlmConfig & { imageTokenId: number },
     private readonly answerTokenId: number,
     private readonly decoderLayout: DecoderLayout,
+    private readonly resize: Idefics3ResizeMode,
   ) {}
 
   static async load(modelDir: string, opts: VqaScorerOptions = {}): Promise<VqaScorer> {
@@ -106,7 +109,7 @@ export class VqaScorer {
     try {
       const layout = decoderLayoutOf(decoder, config);
       const name = `${opts.modelId ?? DEFAULT_VQA_MODEL_ID} (${describeSmolVlmVariant(variant)})`;
-      return new VqaScorer(name, sessions, tokenizer, { ...config, imageTokenId }, answerTokenId, layout);
+      return new VqaScorer(name, sessions, tokenizer, { ...config, imageTokenId }, answerTokenId, layout, opts.resize ?? 'fast');
     } catch (e) {
       await Promise.all([vision.release(), embed.release(), decoder.release()]);
       throw e;
@@ -121,7 +124,7 @@ export class VqaScorer {
   async score(imageBytes: Buffer, prompt: string, signal?: AbortSignal): Promise<VqaScore> {
     if (this.disposed) throw new ContactSheetError('internal', 'VqaScorer.score called after dispose().');
     throwIfAborted(signal);
-    const pixels = await idefics3Preprocess(imageBytes, this.config.preprocess);
+    const pixels = await idefics3Preprocess(imageBytes, this.config.preprocess, this.resize);
     throwIfAborted(signal);
     const ids = this.promptTokenIds(prompt);
     const imageFeatures = await this.encodeImage(pixels.pixelValues, pixels.pixelAttentionMask, pixels.imageSize);
