@@ -8,7 +8,7 @@ import { formatError } from '../../src/cli/main';
 import { toContactSheetError } from '../../src/core/errors';
 import { loadAestheticHead } from '../../src/core/models/aestheticHead';
 import { loadManifest } from '../../src/core/models/store';
-import { startHubServer, type HubServer } from '../fixtures/hub/server';
+import { fakeCommit, startHubServer, type HubServer } from '../fixtures/hub/server';
 import { makeTinyModels } from '../fixtures/models/makeTinyModels';
 
 /**
@@ -103,6 +103,10 @@ describe('contact-sheet models (CLI)', () => {
     const head = await loadAestheticHead(join(dir, 'models', 'aesthetic', 'files', 'aesthetic-model.pth'));
     const x = new Float32Array(head.embeddingDim).fill(1 / Math.sqrt(head.embeddingDim));
     assert.ok(Math.abs(head.score(x) - head.layered(x)) < 1e-4);
+
+    // The tiny manifest pins the commits the local hub reports, and the store records them.
+    const record = JSON.parse(await fs.readFile(join(dir, 'models', 'clip', 'store.json'), 'utf8')) as { files: Record<string, { revision: string }> };
+    assert.equal(record.files['model.safetensors'].revision, fakeCommit('openai/clip-vit-large-patch14'));
 
     const json = await run(['list', '--json']);
     const states = Object.fromEntries((JSON.parse(json.out.join('')) as { models: { id: string; state: string }[] }).models.map((m) => [m.id, m.state]));

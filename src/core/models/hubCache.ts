@@ -37,9 +37,10 @@ export async function findInHubCache(
   repo: string,
   revision: string,
   path: string,
-  expectedSha256?: string,
+  expected: { sha256?: string; size?: number } = {},
   signal?: AbortSignal,
 ): Promise<HubCacheHit | null> {
+  const expectedSha256 = expected.sha256;
   const repoDir = join(hubCacheRoot(env), `models--${repo.split('/').join('--')}`);
   const commits: string[] = [];
   const pinned = /^[0-9a-f]{40}$/.test(revision) ? revision : await readRef(repoDir, revision);
@@ -53,7 +54,8 @@ export async function findInHubCache(
     const real = await fs.realpath(candidate).catch(() => null);
     if (!real) continue;
     const stat = await fs.stat(real).catch(() => null);
-    if (!stat?.isFile()) continue;
+    // A size that differs settles it without hashing gigabytes.
+    if (!stat?.isFile() || (expected.size !== undefined && stat.size !== expected.size)) continue;
     const hit = await checkCandidate(real, commit, stat.size, expectedSha256, signal);
     if (hit) return hit;
   }

@@ -300,7 +300,7 @@ export class ModelStore {
     }
     const { url, repo, revision } = this.fileUrl(model, file);
     if (repo && revision) {
-      const hit = await findInHubCache(this.env, repo, revision, file.path, file.sha256, opts.signal);
+      const hit = await findInHubCache(this.env, repo, revision, file.path, { sha256: file.sha256, size: file.size }, opts.signal);
       if (hit) {
         await linkOrCopy(hit.path, local);
         this.logger.info(`Reused ${repo}/${file.path} from the Hugging Face cache (${hit.path}).`);
