@@ -64,7 +64,7 @@ describe('CLIP image preprocessing (bit-exact with CLIPImageProcessor / Pillow)'
     const modes = new Set(reference.images.map((r) => r.pil_mode));
     for (const mode of ['RGB', 'RGBA', 'P', 'L', 'LA', 'I', '1']) assert.ok(modes.has(mode), `PIL mode ${mode}`);
     const files = reference.images.map((r) => r.file).join(' ');
-    for (const kind of ['jpeg420', 'jpeg444', 'webp_lossy', 'webp_lossless', 'rgb16', 'grey16', '1344x768', '768x1344', '17x300', '100x80']) {
+    for (const kind of ['jpeg420', 'jpeg444', 'webp_lossy', 'webp_lossless', 'rgb16', 'grey16', 'icc_swapped', 'exif_rotate6', '1344x768', '768x1344', '17x300', '100x80']) {
       assert.ok(files.includes(kind), kind);
     }
   });
