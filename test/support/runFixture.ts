@@ -87,3 +87,15 @@ export async function writePrompt(parent: string, name: string, content: string)
   await writeFile(path, content);
   return { dir, path };
 }
+
+/**
+ * main() loads subcommands with a dynamic import(), which the tsx/cjs hook of the unit-test
+ * config cannot resolve for .ts files; tsx's ESM hook can. Registered once per process.
+ */
+let esmHookRegistered = false;
+export async function registerTsxEsmHook(): Promise<void> {
+  if (esmHookRegistered) return;
+  const api = (await import('tsx/esm/api')) as { register: () => unknown };
+  api.register();
+  esmHookRegistered = true;
+}
