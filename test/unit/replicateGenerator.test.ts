@@ -184,6 +184,20 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
     assert.deepEqual(fake.creates, { [SCHNELL]: 6 }, 'no fallback after a cancel');
   });
 
+  it('a cancel after a prediction succeeded still delivers its image', async () => {
+    await start({ fileLatencyMs: 200 });
+    const { client } = testClient(fake, { realSleep: true });
+    const controller = new AbortController();
+    const events: GenerationEvent[] = [];
+    const run = generateImages(client, request([SCHNELL], 1, { signal: controller.signal }), (e) => {
+      events.push(e);
+      if (e.type === 'prediction-status' && e.status === 'succeeded') controller.abort();
+    });
+    await assert.rejects(run, (e: ContactSheetError) => e.code === 'canceled' && /after 1 of 1/.test(e.message));
+    assert.equal(ofType(events, 'image-generated').length, 1);
+    assert.equal(fake.cancels.length, 0, 'nothing left to cancel');
+  });
+
   it('resume adopts an existing prediction instead of creating one', async () => {
     await start();
     const { client } = testClient(fake, { realSleep: true });

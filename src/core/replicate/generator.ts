@@ -22,6 +22,9 @@ export interface GenerationResult {
 
 export const DEFAULT_CONCURRENCY = 8;
 
+/** Longest a finished prediction's download may run on after a cancel. */
+const FINISHED_DOWNLOAD_TIMEOUT_MS = 60_000;
+
 interface PreparedModel {
   ref: ModelRef;
   info: ModelInfo;
@@ -239,7 +242,9 @@ class Generation {
         details: { prediction_id: final.id, model: final.model },
       });
     }
-    const file = await this.client.downloadOutput(url, this.abort.signal, ctx);
+    // The prediction is paid for: fetch its image even if the run is being canceled (bounded),
+    // so a cancel never throws away a finished image.
+    const file = await this.client.downloadOutput(url, AbortSignal.timeout(FINISHED_DOWNLOAD_TIMEOUT_MS), ctx);
     return {
       index: job.index,
       seed: job.seed,
