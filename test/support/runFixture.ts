@@ -95,7 +95,9 @@ export async function writePrompt(parent: string, name: string, content: string)
 let esmHookRegistered = false;
 export async function registerTsxEsmHook(): Promise<void> {
   if (esmHookRegistered) return;
-  const api = (await import('tsx/esm/api')) as { register: () => unknown };
+  // A variable specifier: the project's "node" module resolution does not read package exports.
+  const specifier = 'tsx/esm/api';
+  const api = (await import(specifier)) as { register: () => unknown };
   api.register();
   esmHookRegistered = true;
 }
