@@ -69,6 +69,13 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
       assert.equal(count(fake, 'GET', '/v1/predictions'), 0, 'a definite 4xx needs no lookup');
     });
 
+    it('403 on a model (no access): model-not-found, so a fallback can run', async () => {
+      await start();
+      fake.script({ kind: 'http', method: 'GET', path: '/v1/models/black-forest-labs/flux-dev', status: 403, body: { title: 'Forbidden', detail: 'You do not have permission to use this model', status: 403 } });
+      const { client } = testClient(fake);
+      await assert.rejects(client.getModel({ owner: 'black-forest-labs', name: 'flux-dev' }), hasCode('model-not-found', (e) => assert.match(e.message, /403.*permission/)));
+    });
+
     it('404 on a model: model-not-found', async () => {
       await start();
       const { client } = testClient(fake);

@@ -220,6 +220,22 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
     assert.deepEqual(fake.creates, { [SCHNELL]: 1 });
   });
 
+  it('resume of a prediction Replicate no longer has (404) or whose data was removed makes the image again', async () => {
+    await start();
+    fake.script({ kind: 'output', problem: 'removed' });
+    const removed = fake.seedPrediction(SCHNELL, { prompt: 'a red fox in the snow', seed: 101 });
+    const { client } = testClient(fake, { realSleep: true });
+    const result = await generateImages(
+      client,
+      request([SCHNELL], 2, { jobs: [{ index: 0, seed: 100, existingPredictionId: 'doesnotexist0000000000000' }, { index: 1, seed: 101, existingPredictionId: removed }] }),
+      () => {},
+    );
+    assert.deepEqual(result.failures, []);
+    assert.deepEqual(result.images.map((i) => i.seed), [100, 101]);
+    assert.ok(result.images.every((i) => i.prediction_id !== removed));
+    assert.deepEqual(fake.creates, { [SCHNELL]: 2 });
+  });
+
   it('a model without a seed input is recorded as not reproducible', async () => {
     await start();
     const { client } = testClient(fake, { realSleep: true });

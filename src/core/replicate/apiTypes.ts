@@ -15,6 +15,8 @@ export interface Prediction {
   output?: unknown;
   error?: unknown;
   logs?: string | null;
+  /** True once Replicate deleted the outputs (they expire after an hour). */
+  data_removed?: boolean;
   metrics?: { predict_time?: number; [k: string]: unknown };
   created_at: string;
   started_at?: string | null;

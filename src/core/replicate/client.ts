@@ -154,6 +154,8 @@ export class ReplicateClient {
    * created anyway is found and canceled (best effort) before `canceled` is thrown.
    */
   async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}): Promise<Prediction> {
+    // Canceled before anything was sent: nothing can exist, so there is nothing to look up.
+    throwIfCanceled(ctx.signal);
     const path = req.version ? '/v1/predictions' : `/v1/models/${encodeURIComponent(req.model.owner)}/${encodeURIComponent(req.model.name)}/predictions`;
     const body = req.version ? { version: req.version, input: req.input } : { input: req.input };
     const since = this.now() - this.createLookupSkewMs;

@@ -235,6 +235,12 @@ class Generation {
       onStatus: (p) => this.emit({ type: 'prediction-status', index: job.index, prediction_id: p.id, status: p.status }),
     });
     if (final.status !== 'succeeded') throw errorForPrediction(final);
+    if (final.data_removed) {
+      throw new ContactSheetError('output-expired', `The output of prediction ${final.id} was already deleted by Replicate (outputs expire after an hour).`, {
+        action: 'Generate the image again (the same seed gives the same image on most models).',
+        details: { prediction_id: final.id },
+      });
+    }
     const url = firstOutputUrl(final.output);
     if (!url) {
       throw new ContactSheetError('prediction-failed', `Prediction ${final.id} succeeded but returned no image URL.`, {

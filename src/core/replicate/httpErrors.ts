@@ -27,6 +27,19 @@ export function errorForStatus(status: number, body: ReplicateErrorBody, what: s
   const detail = body.detail ?? body.title ?? '';
   const said = detail ? `: ${detail}` : '';
   const details: Record<string, unknown> = { status, call: what };
+  const predictionPath = /\/v1\/predictions\/[^/\s]+/.test(what);
+  if (status === 403 && !what.endsWith('/v1/account')) {
+    return new ContactSheetError('model-not-found', `Replicate does not let this account use it (403) for ${what}${said}.`, {
+      action: 'Check that your account can run this model (private models need access), or pick another model.',
+      details,
+    });
+  }
+  if (status === 404 && predictionPath) {
+    return new ContactSheetError('output-expired', `Replicate no longer has this prediction (404) for ${what}${said}.`, {
+      action: 'Generate the image again; predictions from another account or deleted ones cannot be resumed.',
+      details,
+    });
+  }
   if (status === 401 || status === 403) {
     return new ContactSheetError('token-invalid', `Replicate rejected the API token (${status})${said}.`, {
       action: 'Set a valid token: create one at https://replicate.com/account/api-tokens and store it with "Contact Sheet: Set Replicate API Token" or REPLICATE_API_TOKEN.',
