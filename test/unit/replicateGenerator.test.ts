@@ -80,7 +80,7 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
   });
 
   it('never runs more predictions at once than the concurrency', async () => {
-    await start({ processingMs: 60 });
+    await start({ processingMs: 300 });
     const { client } = testClient(fake, { realSleep: true });
     let inFlight = 0;
     let most = 0;
