@@ -7,8 +7,11 @@ import * as esbuild from 'esbuild';
 const watch = process.argv.includes('--watch');
 const dev = watch || process.argv.includes('--dev');
 
-/** Native or data-bearing packages stay outside the bundles and ship in node_modules. */
-const nodeExternals = ['vscode', 'onnxruntime-node', 'sharp'];
+/**
+ * Native packages stay outside the bundles and ship in node_modules. tsx is only reached when a
+ * module runs from source (tests); bundles never load it.
+ */
+const nodeExternals = ['vscode', 'onnxruntime-node', 'sharp', 'tsx'];
 
 /** @param {esbuild.BuildOptions} options */
 async function build(options) {
