@@ -13,7 +13,6 @@ import { readTrace, type GenerationTrace } from './trace';
  * failed — trying them again would pay for the same failure.
  */
 const RETRY_ON_RESUME: readonly ErrorCode[] = [
-  'canceled',
   'network-error',
   'server-error',
   'rate-limited',
@@ -24,8 +23,11 @@ const RETRY_ON_RESUME: readonly ErrorCode[] = [
   'disk-full',
 ];
 
-/** Without a usable prediction any more, the image needs a new one. */
-const NEEDS_NEW_PREDICTION: readonly ErrorCode[] = ['output-expired', 'prediction-canceled', 'prediction-aborted'];
+/**
+ * Without a usable prediction any more, the image needs a new one. 'canceled' is our own cancel:
+ * the run canceled its in-flight predictions on Replicate, so they will never have an output.
+ */
+const NEEDS_NEW_PREDICTION: readonly ErrorCode[] = ['canceled', 'output-expired', 'prediction-canceled', 'prediction-aborted'];
 
 export interface ResumableRun {
   folder: RunFolder;

@@ -227,7 +227,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   }
 
   const jobs: ImageJob[] = trace.images
-    .filter((img) => img.status === 'pending' || img.status === 'created' || (img.status === 'failed' && img.error?.code === 'canceled'))
+    .filter((img) => img.status === 'pending' || img.status === 'created')
     .map((img) => ({
       index: img.index,
       seed: img.seed,

@@ -1,0 +1,172 @@
+/**
+ * `contact-sheet resume`: a run killed with SIGKILL mid-way, one canceled, and one with a
+ * prediction "created by an earlier run" are finished without creating any prediction twice
+ * (the fake Replicate counts creates).
+ */
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main';
+import { createRunFolder } from '../../src/core/output';
+import { readPromptFile } from '../../src/core/prompt';
+import { newTrace, resolveSettings } from '../../src/core/runPlan';
+import type { GenerationTrace } from '../../src/core/trace';
+import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
+import { checkSchema, TRACE_SPEC } from '../support/runSchema';
+import { registerTsxEsmHook, startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+
+const totalCreates = (fx: RunFixture) => Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
+const readTraceFile = async (dir: string) => JSON.parse(await readFile(join(dir, 'generation_trace.json'), 'utf8')) as GenerationTrace;
+const finished = (t: GenerationTrace) => t.images.filter((i) => i.status === 'generated' || i.status === 'scored').length;
+
+async function assertComplete(runDir: string, n: number): Promise<GenerationTrace> {
+  const trace = await readTraceFile(runDir);
+  assert.deepEqual(checkSchema(trace, TRACE_SPEC), []);
+  assert.equal(trace.status, 'succeeded', JSON.stringify(trace.error));
+  assert.equal(trace.images.filter((i) => i.status === 'scored').length, n);
+  const files = await readdir(runDir);
+  for (let r = 1; r <= n; r++) {
+    const name = `image_${String(r).padStart(3, '0')}`;
+    assert.ok(files.includes(`${name}.png`) && files.includes(`${name}_metadata.json`), `${name} present`);
+  }
+  assert.ok(files.includes('best_candidate.png') && files.includes('summary.md'));
+  assert.ok(!files.includes('pending'), 'no pending images left');
+  const ids = trace.images.map((i) => i.prediction_id);
+  assert.equal(new Set(ids).size, n, 'one distinct prediction per image');
+  return trace;
+}
+
+describe('contact-sheet resume', function () {
+  this.timeout(180_000);
+  let fx: RunFixture;
+  let caseDirs: string[] = [];
+  before(async () => {
+    await registerTsxEsmHook();
+    fx = await startRunFixture({ processingMs: 1500 });
+  });
+  after(async () => {
+    await fx?.close();
+  });
+  afterEach(async () => {
+    for (const d of caseDirs) await rm(d, { recursive: true, force: true });
+    caseDirs = [];
+  });
+
+  async function prompt() {
+    const p = await writePrompt(fx.root, 'harbor.txt', 'A quiet harbor at dawn, fishing boats');
+    caseDirs.push(p.dir);
+    return p;
+  }
+
+  it('finishes a run killed with SIGKILL after two images, without creating any prediction twice', async () => {
+    ensureCliBuilt();
+    const { dir, path } = await prompt();
+    const runDir = join(dir, 'run');
+    const createsBefore = totalCreates(fx);
+    const child = spawn(process.execPath, [CLI_BIN, 'generate', path, '-n', '4', '--seed', '30', '--concurrency', '4', '--output-dir', runDir, ...fx.cliArgs()], {
+      cwd: REPO_ROOT,
+      env: fx.env(),
+      stdio: 'ignore',
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    // Poll the trace (written atomically after every step) until two images are on disk.
+    const deadline = Date.now() + 120_000;
+    let atKill: GenerationTrace | null = null;
+    while (Date.now() < deadline && child.exitCode === null) {
+      if (existsSync(join(runDir, 'generation_trace.json'))) {
+        const t = await readTraceFile(runDir);
+        if (finished(t) >= 2) {
+          child.kill('SIGKILL');
+          atKill = t;
+          break;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const exit = await exited;
+    assert.ok(atKill, 'the run was killed after two images were finished');
+    assert.equal(exit.signal, 'SIGKILL');
+
+    const afterKill = await readTraceFile(runDir);
+    assert.notEqual(afterKill.status, 'succeeded', 'the run did not get to finish');
+    const recorded = afterKill.images.filter((i) => i.prediction_id).map((i) => [i.index, i.prediction_id]);
+    assert.equal(recorded.length, 4, 'every created prediction is in the trace');
+    for (const img of afterKill.images.filter((i) => i.status === 'generated' || i.status === 'scored')) {
+      assert.ok(existsSync(join(runDir, img.pending_file)) || (img.file && existsSync(join(runDir, img.file))), `finished image ${img.index} kept on disk`);
+    }
+    assert.equal(totalCreates(fx) - createsBefore, 4);
+
+    const io = fx.io();
+    assert.equal(await main(['resume', runDir, ...fx.cliArgs()], io), 0, io.stderrText);
+    const done = await assertComplete(runDir, 4);
+    assert.equal(totalCreates(fx) - createsBefore, 4, 'no prediction was created twice');
+    assert.deepEqual(done.images.map((i) => [i.index, i.prediction_id]), recorded, 'the recorded predictions were adopted');
+    assert.equal(done.resumed_at.length, 1);
+    assert.match(io.stdoutText, /Contact Sheet: succeeded: 4 of 4 images/);
+
+    // Resuming a finished run does nothing.
+    const again = fx.io();
+    const requests = fx.fake.requests.length;
+    assert.equal(await main(['resume', runDir, ...fx.cliArgs()], again), 0);
+    assert.match(again.stderrText, /Nothing to resume/);
+    assert.equal(fx.fake.requests.length, requests);
+  });
+
+  it('adopts a prediction an earlier run created instead of paying for it again', async () => {
+    const { path } = await prompt();
+    const prompt0 = await readPromptFile(path);
+    const settings = resolveSettings(prompt0, { numVariations: 3, seed: 70, apiBaseUrl: fx.fake.url });
+    const folder = await createRunFolder({ promptPath: path });
+    const trace = newTrace({ prompt: prompt0, settings, demo: false, estimate: null });
+    const seeded = fx.fake.seedPrediction('black-forest-labs/flux-schnell', { prompt: prompt0.text, seed: 70, aspect_ratio: '16:9', num_outputs: 1, output_format: 'png' });
+    Object.assign(trace.images[0], { status: 'created', prediction_id: seeded, model: 'black-forest-labs/flux-schnell' });
+    await folder.writeJson('generation_trace.json', trace);
+    const creates = fx.fake.creates['black-forest-labs/flux-schnell'] ?? 0;
+
+    const io = fx.io();
+    assert.equal(await main(['resume', folder.root, ...fx.cliArgs()], io), 0, io.stderrText);
+    const done = await assertComplete(folder.root, 3);
+    assert.equal(done.images[0].prediction_id, seeded);
+    assert.equal((fx.fake.creates['black-forest-labs/flux-schnell'] ?? 0) - creates, 2, 'only the two missing images were created');
+  });
+
+  it('finishes a canceled run: kept images stay, canceled ones are made again, everything is re-ranked', async () => {
+    const { dir, path } = await prompt();
+    const runDir = join(dir, 'run');
+    const controller = new AbortController();
+    const createsBefore = totalCreates(fx);
+    const io = fx.io({ signal: controller.signal });
+    const running = main(['generate', path, '-n', '3', '--seed', '90', '--concurrency', '1', '--output-dir', runDir, ...fx.cliArgs()], io);
+    // Cancel as soon as the first image is on disk.
+    while (!existsSync(join(runDir, 'pending')) || (await readdir(join(runDir, 'pending'))).filter((f) => f.endsWith('.png')).length === 0) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    controller.abort();
+    assert.equal(await running, 1, 'a canceled run exits 1');
+    const canceled = await readTraceFile(runDir);
+    assert.equal(canceled.status, 'canceled');
+    const kept = canceled.images.filter((i) => i.file);
+    assert.ok(kept.length >= 1, 'the finished image was kept and ranked');
+    assert.ok(existsSync(join(runDir, 'image_001.png')));
+    const createdBeforeResume = totalCreates(fx) - createsBefore;
+
+    const resumed = fx.io();
+    assert.equal(await main(['resume', runDir, ...fx.cliArgs()], resumed), 0, resumed.stderrText);
+    const done = await assertComplete(runDir, 3);
+    for (const k of kept) assert.equal(done.images[k.index].prediction_id, k.prediction_id, 'kept images were not made again');
+    // Only images without a finished prediction were created again.
+    const remade = done.images.filter((i) => !kept.some((k) => k.index === i.index)).length;
+    assert.equal(totalCreates(fx) - createsBefore, createdBeforeResume + remade - canceled.images.filter((i) => i.status === 'created').length);
+  });
+
+  it('refuses a folder that is not a run, with an action', async () => {
+    const { dir } = await prompt();
+    const io = fx.io();
+    assert.equal(await main(['resume', dir, ...fx.cliArgs()], io), 1);
+    assert.match(io.stderrText, /\[run-not-resumable\]: .* has no generation_trace\.json\.\n {2}→ /);
+    const usage = fx.io();
+    assert.equal(await main(['resume'], usage), 2);
+  });
+});
