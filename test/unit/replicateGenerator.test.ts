@@ -102,6 +102,7 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
     assert.ok(result.images.every((i) => i.model === SCHNELL));
     assert.deepEqual(fake.creates, { [DEV]: 2, [SCHNELL]: 4 });
     assert.deepEqual(result.images.map((i) => i.fallbacks.length), [1, 1, 0, 0]);
+    assert.ok(result.images[2].notes?.some((n) => n.startsWith(`${DEV} was skipped`)), 'the skip is explained');
     assert.equal(result.images[0].fallbacks[0].model, DEV);
     assert.equal(result.images[0].fallbacks[0].error.code, 'prediction-failed');
     const fallbacks = ofType(events, 'fallback');

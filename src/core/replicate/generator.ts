@@ -109,16 +109,21 @@ class Generation {
       const adopted = await this.tryAdopt(job, fallbacks);
       if (adopted !== 'retry') return;
     }
+    const skipped: string[] = [];
     for (let i = 0; i < this.refs.length; i++) {
       const ref = this.refs[i];
       const name = formatModelRef(ref);
       lastModel = name;
       const isLast = i === this.refs.length - 1;
-      if ((this.failuresByModel.get(name) ?? 0) >= MODEL_FAILURES_BEFORE_SKIP && !isLast) continue;
+      const failedBefore = this.failuresByModel.get(name) ?? 0;
+      if (failedBefore >= MODEL_FAILURES_BEFORE_SKIP && !isLast) {
+        skipped.push(`${name} was skipped: it already failed ${failedBefore} times in this run.`);
+        continue;
+      }
       const tracker = { predictionId: null as string | null };
       try {
         const image = await this.generateOn(ref, job, fallbacks, tracker);
-        this.succeed(image);
+        this.succeed(skipped.length ? { ...image, notes: [...skipped, ...(image.notes ?? [])] } : image);
         return;
       } catch (e) {
         const error = toContactSheetError(e);
