@@ -1,34 +1,44 @@
 import * as vscode from 'vscode';
 import { ContactSheetError } from '../core/errors';
+import { MAX_PROMPT_FILE_BYTES, parsePromptBytes, type Prompt } from '../core/prompt';
 import type { PromptView } from '../shared/protocol';
 
-/** Generous for a prompt; anything larger is almost certainly the wrong file. */
-const MAX_PROMPT_BYTES = 1024 * 1024;
+export interface LoadedPrompt {
+  prompt: Prompt;
+  view: PromptView;
+}
 
-/** Reads a prompt file for display; typed errors for missing, binary or oversized files. */
-export async function readPromptView(uri: vscode.Uri): Promise<PromptView> {
+/**
+ * Reads and parses a prompt file with the engine's parser (front matter, markdown title), through
+ * vscode.workspace.fs so that unsaved-to-disk providers and remote file systems behave.
+ */
+export async function readPrompt(uri: vscode.Uri): Promise<LoadedPrompt> {
+  const displayPath = vscode.workspace.asRelativePath(uri);
   let bytes: Uint8Array;
   try {
     bytes = await vscode.workspace.fs.readFile(uri);
   } catch (e) {
-    throw new ContactSheetError('prompt-unreadable', `Cannot read ${vscode.workspace.asRelativePath(uri)}.`, {
+    throw new ContactSheetError('prompt-unreadable', `Cannot read ${displayPath}.`, {
       action: 'Check that the prompt file exists and is readable.',
       cause: e,
     });
   }
-  if (bytes.byteLength > MAX_PROMPT_BYTES) {
-    throw new ContactSheetError('prompt-too-large', `${vscode.workspace.asRelativePath(uri)} is larger than 1 MB.`, {
+  if (bytes.byteLength > MAX_PROMPT_FILE_BYTES) {
+    throw new ContactSheetError('prompt-too-large', `${displayPath} is larger than ${MAX_PROMPT_FILE_BYTES / 1024} KB.`, {
       action: 'Use a file that contains only the prompt.',
     });
   }
-  if (bytes.includes(0)) {
-    throw new ContactSheetError('prompt-binary', `${vscode.workspace.asRelativePath(uri)} is not a text file.`, {
-      action: 'Choose a UTF-8 .txt or .md file.',
-    });
-  }
+  const format = uri.path.toLowerCase().endsWith('.md') ? 'md' : 'txt';
+  const prompt = parsePromptBytes(Buffer.from(bytes), format, displayPath);
   return {
-    uri: uri.toString(),
-    displayPath: vscode.workspace.asRelativePath(uri),
-    text: new TextDecoder('utf-8').decode(bytes),
+    prompt,
+    view: {
+      uri: uri.toString(),
+      displayPath,
+      text: prompt.text,
+      negative: prompt.negative,
+      original: prompt.original,
+      title: prompt.title,
+    },
   };
 }

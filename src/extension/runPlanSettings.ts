@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { PromptOverrides } from '../core/prompt';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import type { PlanAspectRatio, RunPlanView } from '../shared/protocol';
 
@@ -7,17 +8,22 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const aspectRatiosMatch: Same<AspectRatio, PlanAspectRatio> = true;
 void aspectRatiosMatch;
 
-/** Reads the `contactSheet.*` settings that shape a run, scoped to the prompt's folder. */
-export function readRunPlan(promptUri: vscode.Uri): RunPlanView {
+/**
+ * The plan for a prompt: the `contactSheet.*` settings scoped to the prompt's folder, with the
+ * prompt file's own front matter (model, aspect_ratio, seed, num_variations) taking precedence.
+ */
+export function readRunPlan(promptUri: vscode.Uri, overrides: PromptOverrides = {}): RunPlanView {
   const config = vscode.workspace.getConfiguration('contactSheet', promptUri);
   const aspectRatio = config.get<string>('aspectRatio', '16:9');
   const seed = config.get<number | null>('seed', null);
   return {
-    model: config.get<string>('model', 'black-forest-labs/flux-schnell'),
+    model: overrides.model ?? config.get<string>('model', 'black-forest-labs/flux-schnell'),
     fallbackModels: config.get<string[]>('fallbackModels', []),
-    numVariations: clampInteger(config.get<number>('numVariations', 8), 1, 16),
-    aspectRatio: (ASPECT_RATIOS as readonly string[]).includes(aspectRatio) ? (aspectRatio as AspectRatio) : '16:9',
-    seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : null,
+    numVariations: overrides.numVariations ?? clampInteger(config.get<number>('numVariations', 8), 1, 16),
+    aspectRatio:
+      overrides.aspectRatio ??
+      ((ASPECT_RATIOS as readonly string[]).includes(aspectRatio) ? (aspectRatio as AspectRatio) : '16:9'),
+    seed: overrides.seed ?? (typeof seed === 'number' && Number.isFinite(seed) ? seed : null),
     outputFolder: describeOutputFolder(promptUri, config.get<string>('outputFolder', '')),
     precision: config.get<string>('scoring.precision') === 'int8' ? 'int8' : 'fp32',
     vqascore: config.get<boolean>('scoring.vqascore', true),

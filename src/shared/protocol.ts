@@ -24,10 +24,16 @@ export interface PromptView {
   uri: string;
   /** Path relative to the workspace folder, for display. */
   displayPath: string;
+  /** The prompt sent to the model (front matter and a markdown title removed). */
   text: string;
+  negative: string | null;
+  /** The prompt before enhancement, when the front matter gives it. */
+  original: string | null;
+  /** Markdown `# Title`, when present. */
+  title: string | null;
 }
 
-/** What a run would do with the current settings (before the engine plans it in detail). */
+/** What a run would do: settings, overridden by the prompt's front matter. */
 export interface RunPlanView {
   model: string;
   fallbackModels: string[];

@@ -24,10 +24,28 @@ function promptSection(state: PanelState, onOpenPrompt: () => void): HTMLElement
   open.title = 'Open the prompt file';
   open.addEventListener('click', onOpenPrompt);
   header.append(open);
+  if (state.prompt.title) header.append(element('span', 'prompt-title', state.prompt.title));
   const text = element('pre', 'prompt-text', state.prompt.text);
   text.dataset.testid = 'prompt-text';
   section.append(header, text);
+  const extras: [string, string, string | null][] = [
+    ['negative', 'Negative prompt', state.prompt.negative],
+    ['original', 'Original prompt', state.prompt.original],
+  ];
+  const present = extras.filter(([, , value]) => value);
+  if (present.length) section.append(definitionList('prompt-extras', present as [string, string, string][]));
   return section;
+}
+
+function definitionList(testid: string, rows: [string, string, string][]): HTMLElement {
+  const list = element('dl', `plan-list ${testid}`);
+  list.dataset.testid = testid;
+  for (const [id, label, value] of rows) {
+    const dd = element('dd', '', value);
+    dd.dataset.testid = `${testid}-${id}`;
+    list.append(element('dt', '', label), dd);
+  }
+  return list;
 }
 
 function planSection(plan: RunPlanView): HTMLElement {
@@ -42,14 +60,7 @@ function planSection(plan: RunPlanView): HTMLElement {
     ['scoring', 'Scoring', `PickScore, CLIP-Score, ${plan.vqascore ? 'VQAScore, ' : ''}aesthetic (${plan.precision})`],
     ['output', 'Output folder', plan.outputFolder],
   ];
-  const list = element('dl', 'plan-list');
-  list.dataset.testid = 'plan';
-  for (const [id, label, value] of rows) {
-    const dd = element('dd', '', value);
-    dd.dataset.testid = `plan-${id}`;
-    list.append(element('dt', '', label), dd);
-  }
-  section.append(list);
+  section.append(definitionList('plan', rows));
   return section;
 }
 

@@ -9,7 +9,7 @@ import type {
   ToWebviewRequests,
 } from '../../shared/protocol';
 import type { ExtensionServices } from '../extensionServices';
-import { readPromptView } from '../promptReader';
+import { readPrompt } from '../promptReader';
 import { readRunPlan } from '../runPlanSettings';
 import { getHtmlForWebview, getWebviewOptions, RESULTS_VIEW_TYPE } from './webviewHtml';
 
@@ -79,7 +79,8 @@ export class ResultsPanel {
   }
 
   private async loadState(): Promise<PanelState> {
-    return { prompt: await readPromptView(this.promptUri), plan: readRunPlan(this.promptUri) };
+    const { prompt, view } = await readPrompt(this.promptUri);
+    return { prompt: view, plan: readRunPlan(this.promptUri, prompt.overrides) };
   }
 
   /** Pushes fresh state when the prompt file or the settings change. */
