@@ -1,24 +1,24 @@
 /**
- * Replicate HTTP client. Owns the retry policy: GETs (and cancel, which is idempotent) are retried
- * on network errors, 5xx and 429; a create is retried on 429 (definitely not created) and, when its
- * outcome is unknown (network error, 5xx, abort mid-request), only after looking the prediction up
- * in the account's recent predictions so that a lost response never bills twice.
- * Every HTTP attempt is recorded as an ApiCallRecord and logged with the token redacted.
+ * Replicate HTTP client: account, models, create/get/cancel/list predictions, polling and output
+ * downloads. Retries and call records live in ApiTransport; this file adds what is specific to
+ * predictions: a create whose outcome is unknown (network error, 5xx, abort mid-request) is looked
+ * up in the account's recent predictions before anything is sent again, so a lost response never
+ * bills twice, and a prediction that times out or is abandoned is canceled so it stops billing.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ContactSheetError, isAbortError } from '../errors';
-import { redact, registerSecret, silentLogger, type Logger } from '../log';
+import { registerSecret, silentLogger, type Logger } from '../log';
+import { ApiTransport, canceledError, throwIfCanceled, type CallContext, type Sleep } from './apiTransport';
 import type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';
 import { TERMINAL_STATUSES } from './apiTypes';
 import { findCreatedPrediction } from './createLookup';
-import { errorForStatus, networkError, parseErrorBody } from './httpErrors';
 import { formatModelRef } from './modelRef';
 import { downloadOutputBytes, type DownloadedOutput } from './outputDownload';
 import { timeoutError } from './predictionErrors';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
-import type { ApiCallRecord, Cost, ModelRef, PredictionStatus } from './types';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
+import type { ApiCallRecord, ModelRef } from './types';
 
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+export { canceledError, type CallContext, type Sleep } from './apiTransport';
 
 export interface ReplicateClientOptions {
   token: string;
@@ -52,15 +52,6 @@ export interface ReplicateClientOptions {
   now?: () => number;
 }
 
-/** Per-call context: cancellation, the image the call serves, and an extra call observer. */
-export interface CallContext {
-  signal?: AbortSignal;
-  imageIndex?: number;
-  onCall?: (c: ApiCallRecord) => void;
-  /** Prices a prediction seen in a terminal state, so the call record carries its cost. */
-  costOf?: (p: Prediction) => Cost;
-}
-
 export interface ModelInfo {
   ref: ModelRef;
   model: ReplicateModel;
@@ -73,27 +64,12 @@ export interface WaitOptions extends CallContext {
   timeoutMs?: number;
 }
 
-type RetryMode = 'idempotent' | 'create';
-
-interface ExtraRequestOptions {
-  headers?: Record<string, string>;
-  extraTimeoutMs?: number;
-}
-
-interface Attempt {
-  status: number | null;
-  headers?: Headers;
-  text?: string;
-  error?: unknown;
-}
-
 const DEFAULT_BASE_URL = 'https://api.replicate.com';
 
 export class ReplicateClient {
   readonly baseUrl: string;
-  private readonly token: string;
+  private readonly transport: ApiTransport;
   private readonly logger: Logger;
-  private readonly onCall?: (c: ApiCallRecord) => void;
   readonly retry: RetryPolicy;
   private readonly sleep: Sleep;
   private readonly random: () => number;
@@ -116,10 +92,8 @@ export class ReplicateClient {
       });
     }
     registerSecret(opts.token);
-    this.token = opts.token;
     this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
     this.logger = opts.logger ?? silentLogger;
-    this.onCall = opts.onCall;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
     this.random = opts.random ?? Math.random;
@@ -132,19 +106,31 @@ export class ReplicateClient {
     this.createLookupSkewMs = opts.createLookupSkewMs ?? 30_000;
     this.fetchImpl = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
+    this.transport = new ApiTransport({
+      token: opts.token,
+      baseUrl: this.baseUrl,
+      logger: this.logger,
+      onCall: opts.onCall,
+      retry: this.retry,
+      sleep: this.sleep,
+      random: this.random,
+      requestTimeoutMs: this.requestTimeoutMs,
+      fetch: this.fetchImpl,
+      now: this.now,
+    });
   }
 
   /** Checks the token: GET /v1/account. */
   account(ctx: CallContext = {}): Promise<Account> {
-    return this.requestJson<Account>('GET', '/v1/account', undefined, ctx, 'idempotent');
+    return this.transport.requestJson<Account>('GET', '/v1/account', undefined, ctx, 'idempotent');
   }
 
   /** The model and the version that would run, with its input schema. */
   async getModel(ref: ModelRef, ctx: CallContext = {}): Promise<ModelInfo> {
     const base = `/v1/models/${encodeURIComponent(ref.owner)}/${encodeURIComponent(ref.name)}`;
-    const model = await this.requestJson<ReplicateModel>('GET', base, undefined, ctx, 'idempotent');
+    const model = await this.transport.requestJson<ReplicateModel>('GET', base, undefined, ctx, 'idempotent');
     if (!ref.version) return { ref, model, version: model.latest_version ?? null };
-    const version = await this.requestJson<ModelVersion>('GET', `${base}/versions/${encodeURIComponent(ref.version)}`, undefined, ctx, 'idempotent');
+    const version = await this.transport.requestJson<ModelVersion>('GET', `${base}/versions/${encodeURIComponent(ref.version)}`, undefined, ctx, 'idempotent');
     return { ref, model, version };
   }
 
@@ -164,7 +150,7 @@ export class ReplicateClient {
     try {
       const wait = Math.min(this.preferWaitSeconds, Math.floor(this.predictionTimeoutMs / 1000));
       const sync = wait > 0 ? { headers: { Prefer: `wait=${wait}` }, extraTimeoutMs: wait * 1000 } : undefined;
-      const created = await this.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), sync);
+      const created = await this.transport.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), sync);
       this.claimed.add(created.id);
       this.logger.info(`Created prediction ${created.id} on ${formatModelRef({ ...req.model, version: req.version })}`);
       return created;
@@ -188,7 +174,7 @@ export class ReplicateClient {
   }
 
   getPrediction(id: string, ctx: CallContext = {}): Promise<Prediction> {
-    return this.requestJson<Prediction>('GET', `/v1/predictions/${encodeURIComponent(id)}`, undefined, ctx, 'idempotent');
+    return this.transport.requestJson<Prediction>('GET', `/v1/predictions/${encodeURIComponent(id)}`, undefined, ctx, 'idempotent');
   }
 
   /** Marks a prediction as ours, e.g. one adopted on resume, so lookups skip it. */
@@ -197,7 +183,7 @@ export class ReplicateClient {
   }
 
   cancelPrediction(id: string, ctx: CallContext = {}): Promise<Prediction> {
-    return this.requestJson<Prediction>('POST', `/v1/predictions/${encodeURIComponent(id)}/cancel`, undefined, ctx, 'idempotent');
+    return this.transport.requestJson<Prediction>('POST', `/v1/predictions/${encodeURIComponent(id)}/cancel`, undefined, ctx, 'idempotent');
   }
 
   /** One page of the account's predictions, newest first. `cursor` is the `next` URL (or its query). */
@@ -207,7 +193,7 @@ export class ReplicateClient {
       const query = cursor.includes('?') ? cursor.slice(cursor.indexOf('?')) : `?cursor=${encodeURIComponent(cursor)}`;
       path += query;
     }
-    return this.requestJson<PredictionsPage>('GET', path, undefined, ctx, 'idempotent');
+    return this.transport.requestJson<PredictionsPage>('GET', path, undefined, ctx, 'idempotent');
   }
 
   /**
@@ -265,165 +251,7 @@ export class ReplicateClient {
       sleep: this.sleep,
       random: this.random,
       now: this.now,
-      record: (r) => this.record(r, ctx),
+      record: (r) => this.transport.record(r, ctx),
     });
   }
-
-  /**
-   * One logical JSON call with the retry policy. `onUnknownOutcome` (creates only) is consulted
-   * before repeating a request whose effect on the server is unknown; a prediction it returns is
-   * the result.
-   */
-  private async requestJson<T>(
-    method: string,
-    path: string,
-    body: unknown,
-    ctx: CallContext,
-    mode: RetryMode,
-    onUnknownOutcome?: () => Promise<T | undefined>,
-    extra?: ExtraRequestOptions,
-  ): Promise<T> {
-    const what = `${method} ${path}`;
-    for (let attempt = 0; ; attempt++) {
-      throwIfCanceled(ctx.signal);
-      const result = await this.attemptOnce(method, path, body, ctx, attempt, extra);
-      const lastAttempt = attempt + 1 >= this.retry.maxAttempts;
-      if (result.status !== null && result.status >= 200 && result.status < 300) {
-        return parseJson<T>(result.text ?? '', what);
-      }
-      if (result.status === 429) {
-        const asked = serverRequestedDelayMs(result.headers!, this.now());
-        const wait = asked ?? backoffDelayMs(this.retry, attempt, this.random);
-        if (lastAttempt || wait > this.retry.maxRetryAfterMs) {
-          throw errorForStatus(429, parseErrorBody(result.text ?? ''), what, { retryAfterMs: asked });
-        }
-        this.logger.warn(`${what}: rate limited, waiting ${wait} ms (attempt ${attempt + 1})`);
-        await this.sleep(wait, ctx.signal).catch(rethrowAsCanceled);
-        continue;
-      }
-      const unknownOutcome = result.status === null || result.status >= 500;
-      if (!unknownOutcome) throw errorForStatus(result.status!, parseErrorBody(result.text ?? ''), what);
-      const failure = result.status === null ? networkError(what, result.error) : errorForStatus(result.status, parseErrorBody(result.text ?? ''), what);
-      if (lastAttempt) {
-        // A create whose outcome is unknown may still have happened: one last look.
-        if (mode === 'create' && onUnknownOutcome) {
-          const found = await onUnknownOutcome();
-          if (found !== undefined) return found;
-        }
-        throw failure;
-      }
-      const asked = result.headers ? serverRequestedDelayMs(result.headers, this.now()) : undefined;
-      const wait = Math.min(asked ?? backoffDelayMs(this.retry, attempt, this.random), this.retry.maxRetryAfterMs);
-      this.logger.warn(`${what}: ${failure.message} Retrying in ${wait} ms (attempt ${attempt + 1}).`);
-      await this.sleep(wait, ctx.signal).catch(rethrowAsCanceled);
-      if (mode === 'create' && onUnknownOutcome) {
-        const found = await onUnknownOutcome();
-        if (found !== undefined) {
-          this.logger.info(`${what}: the earlier attempt did create prediction ${(found as Prediction).id}; not creating again.`);
-          return found;
-        }
-      }
-    }
-  }
-
-  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number, extra?: ExtraRequestOptions): Promise<Attempt> {
-    const started = this.now();
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs + (extra?.extraTimeoutMs ?? 0));
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json', ...extra?.headers };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    let outcome: Attempt;
-    try {
-      const res = await this.fetchImpl(this.baseUrl + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
-      const text = await res.text();
-      outcome = { status: res.status, headers: res.headers, text };
-    } catch (e) {
-      outcome = { status: null, error: e };
-    }
-    const record: ApiCallRecord = {
-      method,
-      path,
-      status: outcome.status,
-      started_at: new Date(started).toISOString(),
-      duration_ms: this.now() - started,
-      attempt,
-    };
-    const parsed = outcome.status !== null && outcome.status < 300 ? safeParse(outcome.text) : undefined;
-    const predictionId = predictionIdOf(path, parsed);
-    if (predictionId) record.prediction_id = predictionId;
-    if (ctx.imageIndex !== undefined) record.image_index = ctx.imageIndex;
-    if (parsed && ctx.costOf && isTerminalPrediction(parsed)) record.cost = ctx.costOf(parsed);
-    if (outcome.status === null) record.error = redact(describeError(outcome.error));
-    else if (outcome.status >= 400) record.error = redact(parseErrorBody(outcome.text ?? '').detail ?? `HTTP ${outcome.status}`);
-    this.record(record, ctx);
-    if (outcome.status === null && ctx.signal?.aborted) throw canceledError();
-    return outcome;
-  }
-
-  private record(record: ApiCallRecord, ctx: CallContext): void {
-    this.logger.debug(
-      redact(`${record.method} ${record.path} → ${record.status ?? 'no response'} in ${record.duration_ms} ms (attempt ${record.attempt})${record.error ? ` ${record.error}` : ''}`),
-    );
-    this.onCall?.(record);
-    ctx.onCall?.(record);
-  }
-}
-
-export function canceledError(): ContactSheetError {
-  return new ContactSheetError('canceled', 'The operation was canceled.');
-}
-
-function throwIfCanceled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw canceledError();
-}
-
-function rethrowAsCanceled(e: unknown): never {
-  if (isAbortError(e)) throw canceledError();
-  throw e;
-}
-
-function parseJson<T>(text: string, what: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw new ContactSheetError('server-error', `Replicate sent a response that is not JSON for ${what}.`, {
-      action: 'Try again in a few minutes; check https://replicatestatus.com if it persists.',
-      cause: e,
-    });
-  }
-}
-
-function safeParse(text: string | undefined): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function predictionIdOf(path: string, parsed: unknown): string | undefined {
-  const m = /^\/v1\/predictions\/([^/?]+)/.exec(path);
-  if (m) return decodeURIComponent(m[1]);
-  if (parsed && typeof parsed === 'object' && typeof (parsed as { id?: unknown }).id === 'string' && 'status' in parsed) {
-    return (parsed as unknown as { id: string }).id;
-  }
-  return undefined;
-}
-
-function isTerminalPrediction(v: unknown): v is Prediction {
-  return !!v && typeof v === 'object' && TERMINAL_STATUSES.has((v as { status?: PredictionStatus }).status as PredictionStatus) && typeof (v as { id?: unknown }).id === 'string';
-}
-
-function describeError(e: unknown): string {
-  if (e instanceof Error) {
-    const inner = (e as { cause?: unknown }).cause;
-    return inner instanceof Error ? `${e.message}: ${inner.message}` : e.message;
-  }
-  return String(e);
 }
