@@ -242,6 +242,32 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
       assert.deepEqual(fake.creates, { 'black-forest-labs/flux-schnell': 1 });
     });
 
+    it('a create answered 2xx with an unreadable body: the prediction is found, not created again', async () => {
+      await start();
+      fake.script({ kind: 'garble-response', method: 'POST', path: SCHNELL_CREATE });
+      const { client } = testClient(fake);
+      const p = await client.createPrediction({ model: SCHNELL, input: input(14) });
+      assert.equal(p.input.seed, 14);
+      assert.deepEqual(fake.creates, { 'black-forest-labs/flux-schnell': 1 });
+      assert.equal(count(fake, 'POST', SCHNELL_CREATE), 1);
+    });
+
+    it('a create answered 2xx that cannot be found is reported, never sent again', async () => {
+      await start();
+      fake.script({ kind: 'http', method: 'POST', path: SCHNELL_CREATE, status: 201, rawBody: '<html>ok</html>' });
+      const { client } = testClient(fake);
+      await assert.rejects(client.createPrediction({ model: SCHNELL, input: input(15) }), hasCode('server-error'));
+      assert.equal(count(fake, 'POST', SCHNELL_CREATE), 1);
+    });
+
+    it('a GET answered 200 with an unreadable body is retried', async () => {
+      await start();
+      fake.script({ kind: 'garble-response', method: 'GET', path: '/v1/account' });
+      const { client, sleeps } = testClient(fake);
+      assert.equal((await client.account()).username, 'fake-user');
+      assert.equal(sleeps.length, 1);
+    });
+
     it('a pinned version is created via /v1/predictions and its lost response is found too', async () => {
       await start();
       const version = '7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc';

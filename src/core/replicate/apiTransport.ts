@@ -95,7 +95,17 @@ export class ApiTransport {
       const result = await this.attemptOnce(method, path, body, ctx, attempt, extra);
       const lastAttempt = attempt + 1 >= this.retry.maxAttempts;
       if (result.status !== null && result.status >= 200 && result.status < 300) {
-        return parseJson<T>(result.text ?? '', what);
+        const parsed = parseObject(result.text);
+        if (parsed !== undefined) return parsed as T;
+        // A 2xx we cannot read. For a create the server accepted it: find it, never send it again.
+        if (mode === 'create' && onUnknownOutcome) {
+          const found = await onUnknownOutcome();
+          if (found !== undefined) return found;
+          throw unreadableResponse(what);
+        }
+        if (lastAttempt) throw unreadableResponse(what);
+        await this.sleep(backoffDelayMs(this.retry, attempt, this.random), ctx.signal).catch(rethrowAsCanceled);
+        continue;
       }
       if (result.status === 429) {
         const asked = serverRequestedDelayMs(result.headers!, this.now());
@@ -193,15 +203,17 @@ function rethrowAsCanceled(e: unknown): never {
   throw e;
 }
 
-function parseJson<T>(text: string, what: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch (e) {
-    throw new ContactSheetError('server-error', `Replicate sent a response that is not JSON for ${what}.`, {
-      action: 'Try again in a few minutes; check https://replicatestatus.com if it persists.',
-      cause: e,
-    });
-  }
+/** The body as a JSON object, or undefined when it is not one (HTML error pages, truncation). */
+function parseObject(text: string | undefined): object | undefined {
+  const v = safeParse(text);
+  return v !== null && typeof v === 'object' ? v : undefined;
+}
+
+function unreadableResponse(what: string): ContactSheetError {
+  return new ContactSheetError('server-error', `Replicate sent a response that is not a JSON object for ${what}.`, {
+    action: 'Try again in a few minutes; check https://replicatestatus.com if it persists.',
+    details: { call: what },
+  });
 }
 
 function safeParse(text: string | undefined): unknown {
