@@ -5,6 +5,44 @@ import { join } from 'node:path';
 import { readTorchStateDict, ZipArchive } from '../../src/core/models/torchCheckpoint';
 import { PickleWriter, writeTorchCheckpoint, writeTorchStateDict, writeTorchZip } from '../fixtures/models/torchCheckpointWriter';
 
+/**
+ * Written by real PyTorch (Debian python3-torch 1.13.1) with:
+ *   base = torch.arange(20.).reshape(4, 5); torch.manual_seed(0)
+ *   torch.save(OrderedDict(plain=torch.randn(3, 4), transposed=base.t(), slice=base[1:3],
+ *              half=torch.tensor([0.5, -1.25, 2048, 3], dtype=torch.float16), scalar=torch.tensor(7.5)), 'views.pth')
+ * Kept inline so the test needs no Python.
+ */
+const TORCH_1_13_VIEWS_PTH = [
+  'UEsDBAAACAgAAAAAAAAAAAAAAAAAAAAAAAAOABQAdmlld3MvZGF0YS5wa2xGQhAAWlpaWlpaWlpaWlpaWlpaWoACY2NvbGxlY3Rp',
+  'b25zCk9yZGVyZWREaWN0CnEAKVJxAShYBQAAAHBsYWlucQJjdG9yY2guX3V0aWxzCl9yZWJ1aWxkX3RlbnNvcl92MgpxAygoWAcA',
+  'AABzdG9yYWdlcQRjdG9yY2gKRmxvYXRTdG9yYWdlCnEFWAEAAAAwcQZYAwAAAGNwdXEHSwx0cQhRSwBLA0sEhnEJSwRLAYZxColo',
+  'AClScQt0cQxScQ1YCgAAAHRyYW5zcG9zZWRxDmgDKChoBGgFWAEAAAAxcQ9oB0sUdHEQUUsASwVLBIZxEUsBSwWGcRKJaAApUnET',
+  'dHEUUnEVWAUAAABzbGljZXEWaAMoKGgEaAVoD2gHSxR0cRdRSwVLAksFhnEYSwVLAYZxGYloAClScRp0cRtScRxYBAAAAGhhbGZx',
+  'HWgDKChoBGN0b3JjaApIYWxmU3RvcmFnZQpxHlgBAAAAMnEfaAdLBHRxIFFLAEsEhXEhSwGFcSKJaAApUnEjdHEkUnElWAYAAABz',
+  'Y2FsYXJxJmgDKChoBGgFWAEAAAAzcSdoB0sBdHEoUUsAKSmJaAApUnEpdHEqUnErdS5QSwcIvZEebbQBAAC0AQAAUEsDBAAACAgA',
+  'AAAAAAAAAAAAAAAAAAAAAAAMABIAdmlld3MvZGF0YS8wRkIOAFpaWlpaWlpaWlpaWlpaXD/FP1A8lr5JcQvAtoQRP6HRir8tBbO/',
+  'eoPOPuWIVj9EITi/C4POvhi9GL/GZzo+UEsHCMop6MwwAAAAMAAAAFBLAwQAAAgIAAAAAAAAAAAAAAAAAAAAAAAADAAWAHZpZXdz',
+  'L2RhdGEvMUZCEgBaWlpaWlpaWlpaWlpaWlpaWloAAAAAAACAPwAAAEAAAEBAAACAQAAAoEAAAMBAAADgQAAAAEEAABBBAAAgQQAA',
+  'MEEAAEBBAABQQQAAYEEAAHBBAACAQQAAiEEAAJBBAACYQVBLBwiRAS1LUAAAAFAAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAA',
+  'AAwANgB2aWV3cy9kYXRhLzJGQjIAWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWloAOAC9',
+  'AGgAQlBLBwjdQu/ICAAAAAgAAABQSwMEAAAICAAAAAAAAAAAAAAAAAAAAAAAAAwAPgB2aWV3cy9kYXRhLzNGQjoAWlpaWlpaWlpa',
+  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWgAA8EBQSwcIMX8kQwQAAAAEAAAAUEsDBAAA',
+  'CAgAAAAAAAAAAAAAAAAAAAAAAAANAEEAdmlld3MvdmVyc2lvbkZCPQBaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa',
+  'WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaMwpQSwcI0Z5nVQIAAAACAAAAUEsBAgAAAAAICAAAAAAAAL2RHm20AQAAtAEAAA4A',
+  'AAAAAAAAAAAAAAAAAAAAAHZpZXdzL2RhdGEucGtsUEsBAgAAAAAICAAAAAAAAMop6MwwAAAAMAAAAAwAAAAAAAAAAAAAAAAABAIA',
+  'AHZpZXdzL2RhdGEvMFBLAQIAAAAACAgAAAAAAACRAS1LUAAAAFAAAAAMAAAAAAAAAAAAAAAAAIACAAB2aWV3cy9kYXRhLzFQSwEC',
+  'AAAAAAgIAAAAAAAA3ULvyAgAAAAIAAAADAAAAAAAAAAAAAAAAAAgAwAAdmlld3MvZGF0YS8yUEsBAgAAAAAICAAAAAAAADF/JEME',
+  'AAAABAAAAAwAAAAAAAAAAAAAAAAAmAMAAHZpZXdzL2RhdGEvM1BLAQIAAAAACAgAAAAAAADRnmdVAgAAAAIAAAANAAAAAAAAAAAA',
+  'AAAAABQEAAB2aWV3cy92ZXJzaW9uUEsGBiwAAAAAAAAAHgMtAAAAAAAAAAAABgAAAAAAAAAGAAAAAAAAAF8BAAAAAAAAkgQAAAAA',
+  'AABQSwYHAAAAAPEFAAAAAAAAAQAAAFBLBQYAAAAABgAGAF8BAACSBAAAAAA=',
+].join('');
+
+/** torch.manual_seed(0); torch.randn(3, 4) */
+const TORCH_SEED0_RANDN_3x4 = [
+  1.5409960746765137, -0.293428897857666, -2.1787893772125244, 0.5684312582015991, -1.0845223665237427, -1.3985954523086548,
+  0.40334683656692505, 0.8380263447761536, -0.7192575931549072, -0.40334352850914, -0.5966353416442871, 0.18203648924827576,
+];
+
 function isModelFormat(e: unknown): boolean {
   return (e as { code?: string }).code === 'model-format';
 }
@@ -87,6 +125,22 @@ describe('torch checkpoint reader', () => {
     const sd = await readTorchStateDict(p);
     assert.equal(Object.keys(sd).length, 120);
     assert.equal(sd.t119.data[0], 119);
+  });
+
+  it('reads a checkpoint written by real torch.save: views, shared storage, float16, a scalar', async () => {
+    const p = join(dir, 'views.pth');
+    await writeFile(p, Buffer.from(TORCH_1_13_VIEWS_PTH, 'base64'));
+    const sd = await readTorchStateDict(p);
+    assert.deepEqual(Object.keys(sd), ['plain', 'transposed', 'slice', 'half', 'scalar']);
+    assert.deepEqual(sd.plain.shape, [3, 4]);
+    assert.deepEqual(Array.from(sd.plain.data), TORCH_SEED0_RANDN_3x4.map((v) => Math.fround(v)));
+    assert.deepEqual(sd.transposed.stride, [1, 5]);
+    assert.deepEqual(Array.from(sd.transposed.data), [0, 5, 10, 15, 1, 6, 11, 16, 2, 7, 12, 17, 3, 8, 13, 18, 4, 9, 14, 19]);
+    assert.deepEqual(Array.from(sd.slice.data), [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert.equal(sd.half.dtype, 'float16');
+    assert.deepEqual(Array.from(sd.half.data), [0.5, -1.25, 2048, 3]);
+    assert.deepEqual(sd.scalar.shape, []);
+    assert.deepEqual(Array.from(sd.scalar.data), [7.5]);
   });
 
   it('rejects a pickle that calls a global outside the whitelist', async () => {
