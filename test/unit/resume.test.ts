@@ -6,7 +6,8 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
 import { createRunFolder } from '../../src/core/output';
@@ -159,6 +160,36 @@ describe('contact-sheet resume', function () {
     // Only images without a finished prediction were created again.
     const remade = done.images.filter((i) => !kept.some((k) => k.index === i.index)).length;
     assert.equal(totalCreates(fx) - createsBefore, createdBeforeResume + remade - canceled.images.filter((i) => i.status === 'created').length);
+  });
+
+  it('a run killed while renaming to ranked names is finished with every image under the right name', async () => {
+    const { dir, path } = await prompt();
+    const runDir = join(dir, 'run');
+    const io = fx.io();
+    assert.equal(await main(['generate', path, '-n', '3', '--seed', '40', '--concurrency', '3', '--output-dir', runDir, ...fx.cliArgs()], io), 0, io.stderrText);
+    const trace = await readTraceFile(runDir);
+    const sha = async (file: string) => createHash('sha256').update(await readFile(join(runDir, file))).digest('hex');
+    const bytesOf = new Map<string, string>();
+    for (const img of trace.images) bytesOf.set(img.prediction_id as string, await sha(img.file as string));
+
+    // As if killed in the middle of finalizing: two images still at their pending names.
+    await mkdir(join(runDir, 'pending'));
+    for (const img of trace.images.filter((i) => (i.rank ?? 0) >= 2)) {
+      await rename(join(runDir, img.file as string), join(runDir, img.pending_file));
+      await rm(join(runDir, img.metadata_file as string));
+    }
+    await rm(join(runDir, 'best_candidate.png'));
+    await rm(join(runDir, 'summary.md'));
+    await writeFile(join(runDir, 'generation_trace.json'), JSON.stringify({ ...trace, status: 'finalizing' }));
+    const creates = totalCreates(fx);
+
+    const resumed = fx.io();
+    assert.equal(await main(['resume', runDir, ...fx.cliArgs()], resumed), 0, resumed.stderrText);
+    const done = await assertComplete(runDir, 3);
+    assert.equal(totalCreates(fx), creates, 'nothing generated again');
+    for (const img of done.images) assert.equal(await sha(img.file as string), bytesOf.get(img.prediction_id as string), `image ${img.index} kept its own bytes`);
+    assert.deepEqual(done.ranking?.order, trace.ranking?.order, 'same scores, same order');
+    assert.equal(await sha('best_candidate.png'), await sha('image_001.png'));
   });
 
   it('refuses a folder that is not a run, with an action', async () => {

@@ -13,7 +13,8 @@ import { ReplicateClient } from '../../src/core/replicate/client';
 import { generateImages } from '../../src/core/replicate/generator';
 import { loadPricing } from '../../src/core/replicate/pricing';
 import { executeRun, type RunDeps } from '../../src/core/run';
-import { newTrace, resolveSettings, type RunRequestOptions } from '../../src/core/runPlan';
+import { newTrace, resolveSettings, seedsFrom, type RunRequestOptions } from '../../src/core/runPlan';
+import { parsePromptText, type PromptFile } from '../../src/core/prompt';
 import { createScorer } from '../../src/core/scoring/scorer';
 import type { GenerationTrace } from '../../src/core/trace';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
@@ -215,5 +216,36 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     const again = await RunFolder.open(folder.root);
     assert.equal(again.root, folder.root);
     assert.ok(await again.exists('image_001.png'));
+  });
+});
+
+describe('run plan (flags > front matter > defaults)', () => {
+  const promptFile = (text: string): PromptFile => ({ ...parsePromptText(text, 'txt'), path: '/p/x.txt', format: 'txt' });
+
+  it('uses the defaults when nothing is given, with a random base seed recorded', () => {
+    const s = resolveSettings(promptFile('a cat'), {}, () => 1234);
+    assert.deepEqual(s.models, ['black-forest-labs/flux-schnell', 'stability-ai/sdxl']);
+    assert.equal(s.num_variations, 8);
+    assert.equal(s.aspect_ratio, '16:9');
+    assert.equal(s.seed_source, 'random');
+    assert.deepEqual(s.seeds, [1234, 1235, 1236, 1237, 1238, 1239, 1240, 1241]);
+    assert.equal(s.concurrency, 8);
+    assert.equal(s.precision, 'fp32');
+    assert.equal(s.api_base_url, 'https://api.replicate.com');
+  });
+
+  it('front matter overrides defaults and flags override front matter', () => {
+    const p = promptFile('---\nmodel: stability-ai/sdxl\nseed: 10\nnum_variations: 2\naspect_ratio: 1:1\n---\na cat');
+    const fm = resolveSettings(p, {}, () => 0);
+    assert.deepEqual([fm.models, fm.seeds, fm.aspect_ratio, fm.seed_source], [['stability-ai/sdxl'], [10, 11], '1:1', 'front-matter']);
+    const flags = resolveSettings(p, { model: 'black-forest-labs/flux-dev', fallbackModels: ['stability-ai/sdxl'], seed: 3, numVariations: 3, aspectRatio: '9:16', disabledMetrics: ['vqascore'] }, () => 0);
+    assert.deepEqual([flags.models, flags.seeds, flags.aspect_ratio, flags.seed_source], [['black-forest-labs/flux-dev', 'stability-ai/sdxl'], [3, 4, 5], '9:16', 'cli']);
+    assert.equal(flags.enabled_metrics.vqascore, false);
+    assert.equal(flags.enabled_metrics.pickscore, true);
+  });
+
+  it('seeds wrap within the 32-bit range and reject values outside it', () => {
+    assert.deepEqual(seedsFrom(4294967294, 3), [4294967294, 4294967295, 0]);
+    assert.throws(() => seedsFrom(-1, 1), (e: { code?: string }) => e.code === 'bad-usage');
   });
 });
