@@ -196,6 +196,18 @@ describe('model store', () => {
     assert.equal(existsSync(lock), false, 'the lock is released');
   });
 
+  it('follows the hub\'s relative redirect of a renamed repo, but not into the CDN on HEAD', async () => {
+    await fs.rename(join(hubRoot, OTHER_REPO), join(hubRoot, 'acme', 'tokenizers-v2'));
+    const hub = await start({ renamed: { [OTHER_REPO]: 'acme/tokenizers-v2' } });
+    await store().ensure('tiny');
+    assert.deepEqual(await fs.readFile(join(modelsDir, 'tiny', 'files', 'tokenizer.json')), tokenizer);
+    const record = await readStoreJson();
+    assert.equal(record.files['tokenizer.json'].revision, fakeCommit('acme/tokenizers-v2'));
+    assert.equal(record.files['tokenizer.json'].checked_against, 'hub-lfs-etag');
+    const heads = hub.requests.filter((r) => r.method === 'HEAD' && r.path.endsWith('/tokenizer.json')).map((r) => r.path);
+    assert.deepEqual(heads, [`/${OTHER_REPO}/resolve/main/tokenizer.json`, '/acme/tokenizers-v2/resolve/main/tokenizer.json']);
+  });
+
   it('rejects corrupted bytes: checksum error, no final file, partial removed', async () => {
     await start({ corrupt: { match: 'model.safetensors' } });
     await assert.rejects(store().ensure('tiny'), (e) => codeOf(e) === 'model-checksum-mismatch' && typeof (e as { action?: string }).action === 'string');
