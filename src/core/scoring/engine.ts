@@ -105,8 +105,9 @@ export class ScoringEngine {
 
   private async describeModel(id: string, suffix: string): Promise<string> {
     const m = await this.manifestModel(id);
-    const source = m.source.type === 'huggingface' ? `${m.source.repo}@${m.source.revision.slice(0, 7)}` : m.name;
-    const name = `${source} (${suffix})`;
+    // The manifest's name says what the model is (and marks tiny test models as such).
+    const source = m.source.type === 'huggingface' ? ` — ${m.source.repo}@${m.source.revision.slice(0, 7)}` : '';
+    const name = `${m.name}${source} (${suffix})`;
     this.modelNames.set(id, name);
     return name;
   }
@@ -142,7 +143,7 @@ export class ScoringEngine {
         const m = await this.manifestModel('aesthetic');
         const dir = await this.modelFiles('aesthetic', signal);
         const head = await loadAestheticHead(join(dir, m.files[0].path));
-        this.modelNames.set('aesthetic', `LAION improved aesthetic predictor (${m.files[0].path}) on openai/clip-vit-large-patch14 (${this.config.precision})`);
+        this.modelNames.set('aesthetic', `${m.name} — ${m.files[0].path} on CLIP ViT-L/14 image embeddings (${this.config.precision})`);
         return head;
       })();
       this.aestheticPromise.catch((e) => this.reportUnavailable('aesthetic', e));
@@ -158,7 +159,7 @@ export class ScoringEngine {
         const dir = await this.modelFiles('vqascore', signal);
         const variant = typeof m.options?.variant === 'string' ? m.options.variant : undefined;
         const scorer = await VqaScorer.load(dir, { variant, intraOpNumThreads: this.config.intraOpNumThreads, executionProviders: this.config.executionProviders });
-        this.modelNames.set('vqascore', scorer.modelName);
+        this.modelNames.set('vqascore', `${m.name} — ${scorer.modelName}`);
         this.onProgress({ type: 'ready', model: 'vqascore', loadMs: Date.now() - started });
         return scorer;
       })();
@@ -268,7 +269,7 @@ export class ScoringEngine {
         try {
           const vqa = await this.vqa(signal);
           const r = await vqa.score(bytes, prompt.text, signal);
-          scores.vqascore = { raw: r.raw, value: r.value, model: r.model };
+          scores.vqascore = { raw: r.raw, value: r.value, model: this.modelNames.get('vqascore') ?? r.model };
         } catch (e) {
           throwIfAborted(signal);
           scores.vqascore = { value: null, reason: unavailableReason('vqascore', toContactSheetError(e)) };
