@@ -34,7 +34,7 @@ export function wantsColor(isTTY: boolean, env: NodeJS.ProcessEnv): boolean {
 
 export function renderRunReport(trace: GenerationTrace, runDir: string, style: Style): string {
   const out: string[] = [];
-  if (trace.demo) out.push(style.yellow(style.bold(`DEMO — ${DEMO_NOTICE}`)), '');
+  if (trace.demo) out.push(style.yellow(style.bold(DEMO_NOTICE)), '');
   const statusText = `Contact Sheet: ${statusLine(trace)}`;
   out.push(trace.status === 'succeeded' ? style.bold(statusText) : trace.status === 'partial' ? style.yellow(statusText) : style.red(statusText));
   out.push(`Run folder: ${runDir}`, '');

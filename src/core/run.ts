@@ -56,7 +56,13 @@ type ScorerState = { ok: true } | { ok: false; error: SerializedError };
  */
 export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps: RunDeps, hooks: RunHooks = {}): Promise<RunResult> {
   const logger = deps.logger ?? silentLogger;
-  const signal = hooks.signal;
+  // Aborted by the caller, or by the run itself when it can no longer keep what it pays for
+  // (disk full): then no further prediction is created.
+  const stop = new AbortController();
+  const onOuterAbort = () => stop.abort();
+  if (hooks.signal?.aborted) stop.abort();
+  hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = stop.signal;
   const started = Date.now();
   const writer = new TraceWriter(folder, trace);
   const emit = (e: RunEvent) => {
@@ -68,7 +74,8 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   };
   const warn = (message: string) => {
     trace.warnings.push(message);
-    logger.warn(message);
+    // Faces show the event; the log keeps a copy without shouting it twice on a console.
+    logger.info(message);
     emit({ type: 'warning', message });
   };
   const save = () => {
@@ -143,7 +150,9 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
       const t0 = Date.now();
       let scores: ImageScores;
       try {
-        scores = await scorer.scoreImage(png, signal);
+        // Not canceled mid-image: one image takes at most about a second, and stopping the
+        // worker's ONNX run halfway is not safe; no further image is started after a cancel.
+        scores = await scorer.scoreImage(png);
       } catch (e) {
         const err = toContactSheetError(e, 'scoring-failed');
         if (err.code === 'canceled') return;
@@ -269,8 +278,11 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
             case 'image-generated': {
               const task = saveGenerated(e.image).catch((err) => {
                 const cse = toContactSheetError(err, 'write-failed');
-                fatal ??= cse;
                 failImage(trace.images[e.image.index], 'save', cse.toJSON());
+                if (!fatal) {
+                  fatal = cse;
+                  stop.abort();
+                }
               });
               tasks.push(task);
               emit({ type: 'generation', event: { ...e, image: { ...e.image, bytes: Buffer.alloc(0) } } });
@@ -294,10 +306,12 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
         if (img && img.status !== 'failed') failImage(img, 'generate', f.error);
       }
     } catch (e) {
-      fatal = isAbortError(e) || signal?.aborted ? new ContactSheetError('canceled', 'The run was canceled.') : toContactSheetError(e);
+      // A stop the run caused itself keeps its own reason.
+      fatal ??= isAbortError(e) || signal.aborted ? new ContactSheetError('canceled', 'The run was canceled.') : toContactSheetError(e);
       logger.error(`Generation stopped: ${fatal.message}`);
     }
   }
+  hooks.signal?.removeEventListener('abort', onOuterAbort);
   trace.timings.generation_ms = jobs.length > 0 ? Date.now() - generationStarted : trace.timings.generation_ms;
 
   // Every image that finished generating is saved and scored before ranking.
@@ -313,6 +327,6 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   trace.timings.first_image_ms = firstImageAt === null ? trace.timings.first_image_ms : firstImageAt - started;
   trace.timings.download_ms = trace.api_calls.filter((c) => !c.path.startsWith('/v1/')).reduce((s, c) => s + c.duration_ms, 0);
   const scorerError = state.ok ? null : state.error;
-  const result = await finalizeRun(folder, writer, { fatal, scorerError, canceled: Boolean(signal?.aborted), started, emit, logger });
+  const result = await finalizeRun(folder, writer, { fatal, scorerError, canceled: Boolean(hooks.signal?.aborted), started, emit, logger });
   return { trace, runDir: folder.root, status: result.status, summaryMarkdown: result.summaryMarkdown };
 }
