@@ -9,12 +9,16 @@ import { VERSION } from '../core/version';
 import type { CliIO, Subcommand } from './io';
 import { processIO } from './io';
 
-const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcommand> }> = {
-  generate: { summary: 'Generate, score and rank image variations of a prompt file', load: async () => (await import('./commands/generate')).generate },
-  resume: { summary: 'Finish an interrupted run without paying twice', load: async () => (await import('./commands/resume')).resume },
-  score: { summary: 'Score existing images against a prompt', load: async () => (await import('./commands/score')).score },
-  models: { summary: 'List, download or verify the scoring models (list|pull|verify)', load: async () => (await import('./commands/models')).models },
+// Subcommands load on demand (so `--help` does not load onnxruntime or sharp). `require`, not
+// `import()`: the bundler inlines it, and tests running the TypeScript through tsx resolve it too.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const SUBCOMMANDS: Record<string, { summary: string; load: () => Subcommand }> = {
+  generate: { summary: 'Generate, score and rank image variations of a prompt file', load: () => (require('./commands/generate') as typeof import('./commands/generate')).generate },
+  resume: { summary: 'Finish an interrupted run without paying twice', load: () => (require('./commands/resume') as typeof import('./commands/resume')).resume },
+  score: { summary: 'Score existing images against a prompt', load: () => (require('./commands/score') as typeof import('./commands/score')).score },
+  models: { summary: 'List, download or verify the scoring models (list|pull|verify)', load: () => (require('./commands/models') as typeof import('./commands/models')).models },
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export function usage(): string {
   const lines = [
@@ -50,7 +54,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     return 2;
   }
   try {
-    const command = await entry.load();
+    const command = entry.load();
     return await command(rest, io);
   } catch (e) {
     const err = toContactSheetError(e);

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main';
-import { registerTsxEsmHook, startRunFixture, type RunFixture } from '../support/runFixture';
+import { startRunFixture, type RunFixture } from '../support/runFixture';
 
 describe('contact-sheet score (tiny models)', function () {
   this.timeout(240_000);
@@ -12,7 +12,6 @@ describe('contact-sheet score (tiny models)', function () {
   let promptFile: string;
 
   before(async () => {
-    await registerTsxEsmHook();
     fx = await startRunFixture();
     images = [];
     for (const [i, color] of [{ r: 200, g: 60, b: 30 }, { r: 20, g: 90, b: 200 }].entries()) {
