@@ -106,7 +106,8 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   // Models load while the first predictions run.
   const scorer = deps.createScorer((progress) => {
     emit({ type: 'scorer-progress', progress });
-    if (progress.type === 'unavailable') warn(`${progress.metrics.join(', ')} unavailable: ${progress.reason}`);
+    // The progress event itself tells the faces; the trace keeps it among the warnings.
+    if (progress.type === 'unavailable') trace.warnings.push(`${progress.metrics.join(', ')} unavailable: ${progress.reason}`);
   });
   const scorerReady: Promise<ScorerState> = scorer.setPrompt(trace.prompts.enhanced, signal).then(
     async (info) => {
@@ -163,6 +164,13 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
         scoringBusyMs += Date.now() - t0;
       }
       const overall = overallScore(scores, trace.settings.weights);
+      if (overall.value === null && !Object.values(scores).every((m) => m.value === null && m.reason === 'disabled')) {
+        // No metric could be computed (models unavailable): not scored, so resume scores it later.
+        const reasons = [...new Set(Object.values(scores).map((m) => (m.value === null ? m.reason : '')))].filter(Boolean).join('; ');
+        Object.assign(img, { scores, scoring_ms: Date.now() - t0 });
+        failImage(img, 'score', new ContactSheetError('scoring-failed', `No metric could be computed: ${reasons}`, { action: 'Fix the cause, then run `contact-sheet resume` on the run folder to score the images already generated.' }).toJSON());
+        return;
+      }
       Object.assign(img, { scores, overall: overall.value, overall_weights: overall.weights, status: 'scored', error: null, scoring_ms: Date.now() - t0 });
       save();
       emit({ type: 'image-scored', index: img.index, seed: img.seed, file: img.pending_file, scores, overall: overall.value, overall_weights: overall.weights, scoring_ms: img.scoring_ms ?? undefined });

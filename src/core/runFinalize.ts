@@ -117,17 +117,21 @@ function finalStatus(trace: GenerationTrace, ctx: FinalizeContext): FinalStatus 
   const onDisk = rankedCandidates(trace);
   if (onDisk.length === 0) return 'failed';
   const scored = onDisk.filter((i) => i.status === 'scored').length;
-  if (scored === 0 && ctx.scorerError) return 'failed';
+  // Images nobody could score are kept (resume scores them) but the run did not do its job.
+  if (scored === 0) return 'failed';
   if (ctx.fatal || scored < trace.images.length) return 'partial';
   return 'succeeded';
 }
 
 function runError(trace: GenerationTrace, ctx: FinalizeContext, status: FinalStatus, runDir: string): SerializedError | null {
   if (ctx.fatal) return ctx.fatal.toJSON();
-  if (status === 'failed' && ctx.scorerError && rankedCandidates(trace).length > 0) {
+  const unscoredError = trace.images.find((i) => i.status === 'generated' && i.error)?.error;
+  const scoringError = ctx.scorerError ?? unscoredError;
+  if (status === 'failed' && scoringError && rankedCandidates(trace).length > 0) {
     return {
-      ...ctx.scorerError,
-      action: `${ctx.scorerError.action ? ctx.scorerError.action + ' Then r' : 'R'}un \`contact-sheet resume "${runDir}"\` to score the images already generated (no new predictions).`,
+      ...scoringError,
+      message: `No image could be scored: ${scoringError.message}`,
+      action: `${scoringError.action && !/resume/.test(scoringError.action) ? scoringError.action + ' Then r' : 'R'}un \`contact-sheet resume "${runDir}"\` to score the images already generated (no new predictions).`,
     };
   }
   if (status === 'failed') {

@@ -192,6 +192,29 @@ describe('contact-sheet resume', function () {
     assert.equal(await sha('best_candidate.png'), await sha('image_001.png'));
   });
 
+  it('a run whose models could not be fetched keeps its images (exit 1); resume scores them without new predictions', async () => {
+    const { dir, path } = await prompt();
+    const runDir = join(dir, 'run');
+    const offline = ['--api-base-url', fx.fake.url, '--hub-endpoint', 'http://127.0.0.1:9', '--manifest', fx.tiny.manifestPath, '--models-dir', join(dir, 'models')];
+    const io = fx.io();
+    assert.equal(await main(['generate', path, '-n', '2', '--seed', '60', '--output-dir', runDir, ...offline], io), 1);
+    const failed = await readTraceFile(runDir);
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error?.code, 'scoring-failed');
+    assert.match(failed.error?.message ?? '', /^No image could be scored: /);
+    assert.match(failed.error?.action ?? '', /contact-sheet resume/);
+    assert.deepEqual(failed.images.map((i) => i.status), ['generated', 'generated']);
+    assert.ok(existsSync(join(runDir, 'image_001.png')) && existsSync(join(runDir, 'image_002.png')), 'paid images are kept');
+    assert.match(io.stdoutText, /Error: \[scoring-failed\] No image could be scored/);
+    const creates = totalCreates(fx);
+
+    const resumed = fx.io();
+    assert.equal(await main(['resume', runDir, '--models-dir', join(dir, 'models'), ...fx.cliArgs().filter((a, i, all) => a !== '--models-dir' && all[i - 1] !== '--models-dir')], resumed), 0, resumed.stderrText);
+    const done = await assertComplete(runDir, 2);
+    assert.equal(totalCreates(fx), creates, 'no new prediction');
+    assert.deepEqual(done.images.map((i) => i.prediction_id), failed.images.map((i) => i.prediction_id));
+  });
+
   it('refuses a folder that is not a run, with an action', async () => {
     const { dir } = await prompt();
     const io = fx.io();
