@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -22,7 +22,7 @@ async function writeCheckpoint(root: string, config: ClipArchConfig, seed: numbe
   const dir = join(root, `ckpt-${seed}-${dtype}`);
   const { configJson, tensors } = tinyClipCheckpoint(config, seed, { dtype });
   await rm(dir, { recursive: true, force: true });
-  await import('node:fs/promises').then((fs) => fs.mkdir(dir, { recursive: true }));
+  await mkdir(dir, { recursive: true });
   await writeFile(join(dir, 'config.json'), JSON.stringify(configJson, null, 2));
   await writeSafetensors(join(dir, 'model.safetensors'), tensors);
   return { dir, config, tensors };
@@ -200,7 +200,7 @@ describe('CLIP checkpoint → ONNX', function () {
     const config = tinyClipArchConfig({ vocabSize: 300 });
     const single = await writeCheckpoint(root, config, 41);
     const sharded = join(root, 'sharded');
-    await import('node:fs/promises').then((fs) => fs.mkdir(sharded));
+    await mkdir(sharded);
     await writeFile(join(sharded, 'config.json'), await readFile(join(single.dir, 'config.json')));
     const names = Object.keys(single.tensors);
     const half = Math.floor(names.length / 2);
@@ -251,11 +251,10 @@ describe('CLIP checkpoint → ONNX', function () {
   it('removes temporary folders a killed conversion left behind, not those of live processes', async () => {
     const config = tinyClipArchConfig({ vocabSize: 300 });
     const ck = await writeCheckpoint(root, config, 81);
-    const fs = await import('node:fs/promises');
     const dead = join(root, '.onnx.partial-4194999-deadbeef');
     const live = join(root, `.onnx.partial-${process.pid}-0badf00d`);
     for (const d of [dead, live]) {
-      await fs.mkdir(d);
+      await mkdir(d);
       await writeFile(join(d, 'vision.onnx.data'), 'x');
     }
     await convertClipToOnnx({ checkpointDir: ck.dir, outDir: join(root, 'onnx'), precision: 'fp32' });

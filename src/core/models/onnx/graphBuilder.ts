@@ -23,6 +23,7 @@
 import { promises as fs } from 'node:fs';
 import type { ExternalDataWriter } from './externalDataWriter';
 import {
+  ELEMENT_TYPE_CODE,
   encodeModel,
   type AttributeValue,
   type Dim,
@@ -203,8 +204,7 @@ export class GraphBuilder {
     return this.op('Squeeze', [x, this.constInt64(axes)]);
   }
   cast(x: Value, to: TensorElementType): Value {
-    const code = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 }[to];
-    return this.op('Cast', [x], { to: attr.int(code) });
+    return this.op('Cast', [x], { to: attr.int(ELEMENT_TYPE_CODE[to]) });
   }
   equal(a: Value, b: Value): Value {
     return this.op('Equal', [a, b]);
