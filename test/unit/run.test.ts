@@ -13,6 +13,7 @@ import { ReplicateClient } from '../../src/core/replicate/client';
 import { generateImages } from '../../src/core/replicate/generator';
 import { loadPricing } from '../../src/core/replicate/pricing';
 import { executeRun, type RunDeps } from '../../src/core/run';
+import { resumeRun, startRun as startEngineRun } from '../../src/core/runStart';
 import { newTrace, resolveSettings, seedsFrom, type RunRequestOptions } from '../../src/core/runPlan';
 import { parsePromptText, type PromptFile } from '../../src/core/prompt';
 import { createScorer } from '../../src/core/scoring/scorer';
@@ -209,6 +210,30 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.ok(kept.length >= 1 && kept.length < 4, `kept ${kept.length}`);
     for (const k of kept) assert.ok((await readdir(folder.root)).includes(k.file as string));
     assert.ok(onDisk.finished_at);
+  });
+
+  it('startRun (the extension\'s entry) refuses over budget before creating anything, and runs otherwise; resumeRun of a finished run is a no-op', async () => {
+    const { dir, path } = await writePrompt(fx.root, 'cat.txt', '---\nnum_variations: 2\nseed: 5\n---\nA cat');
+    caseDirs.push(dir);
+    const client = new ReplicateClient({ token: fx.fake.token, baseUrl: fx.fake.url, pollIntervalMs: 50 });
+    const deps: RunDeps = {
+      generate: (req, onEvent) => generateImages(client, req, onEvent),
+      createScorer: (onProgress) =>
+        createScorer(
+          { modelsDir: fx.modelsDir, precision: 'int8', enabled: { pickscore: true, clip_score: true, vqascore: false, aesthetic: true }, lowMemory: false, executionProviders: ['cpu'], intraOpNumThreads: 1, allowDownload: true, hubEndpoint: fx.hub.url, manifestPath: fx.tiny.manifestPath },
+          { onProgress },
+        ),
+    };
+    await assert.rejects(startEngineRun({ promptPath: path, request: { budgetUsd: 0.001 } }, deps), (e: { code?: string }) => e.code === 'budget-exceeded');
+    assert.deepEqual((await readdir(dir)).sort(), ['cat.txt']);
+    const result = await startEngineRun({ promptPath: path, request: { apiBaseUrl: fx.fake.url, disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') }, deps);
+    assert.equal(result.status, 'succeeded');
+    assert.equal(result.runDir, join(dir, 'out'));
+    assert.deepEqual(result.trace.settings.seeds, [5, 6]);
+    assert.equal(result.trace.images[0].scores?.vqascore.value, null);
+    assert.match(result.trace.scoring_models?.pickscore ?? '', /int8/);
+    const again = await resumeRun(result.runDir, deps);
+    assert.ok('alreadyFinished' in again && again.alreadyFinished);
   });
 
   it('the run folder opens again for readers (RunFolder.open resolves the real path)', async () => {

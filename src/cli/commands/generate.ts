@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import { defaultRunsParent, createRunFolder, timestampFolderName } from '../../core/output';
 import { readPromptFile, type PromptFile } from '../../core/prompt';
-import { checkBudget, estimateRunCost, loadPricing, type RunCostEstimate } from '../../core/replicate/pricing';
+import { checkBudget, estimateRunCost, loadPricing } from '../../core/replicate/pricing';
+import { toCostEstimate } from '../../core/runStart';
 import { newTrace, resolveSettings } from '../../core/runPlan';
 import type { CostEstimate, TraceSettings } from '../../core/trace';
 import type { CliIO, Subcommand } from '../io';
@@ -26,7 +27,7 @@ export const generate: Subcommand = async (argv, io) => {
   const prompt = await readPromptFile(opts.promptFile);
   const settings = resolveSettings(prompt, opts.request);
   const pricing = loadPricing();
-  const estimate = toEstimate(estimateRunCost(settings.models, settings.num_variations, pricing));
+  const estimate = toCostEstimate(estimateRunCost(settings.models, settings.num_variations, pricing));
   if (opts.dryRun) return printPlan(prompt, settings, estimate, opts, io);
 
   const logger = cliLogger(io, opts.verbose);
@@ -42,10 +43,6 @@ export const generate: Subcommand = async (argv, io) => {
   if (budgetWarning) trace.warnings.push(budgetWarning);
   return runAndReport(folder, trace, client, opts, io, logger, pricing);
 };
-
-function toEstimate(e: RunCostEstimate): CostEstimate {
-  return { usd: e.usd, per_image: e.perImage, source: e.source, basis: e.basis };
-}
 
 interface DryRunPlan {
   schema_version: 1;
