@@ -185,11 +185,17 @@ export function packageExtension({ target = `${process.platform}-${process.arch}
   const vsix = join(outDir, `${name}-${version}-${target}.vsix`);
   rmSync(vsix, { force: true });
   const vsce = join(root, 'node_modules', '@vscode', 'vsce', 'vsce');
-  execFileSync(process.execPath, [vsce, 'package', '--target', target, '--out', vsix, '--skip-license'], {
-    cwd: stage,
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: { ...process.env, VSCE_TELEMETRY: 'off' },
-  });
+  // vsce prints every packaged file; keep that for failures only.
+  try {
+    execFileSync(process.execPath, [vsce, 'package', '--target', target, '--out', vsix, '--skip-license'], {
+      cwd: stage,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, VSCE_TELEMETRY: 'off' },
+      timeout: 300_000,
+    });
+  } catch (e) {
+    throw new PackagingError(`vsce package failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
+  }
   const bytes = statSync(vsix).size;
   console.log(`${relative(root, vsix)}: ${(bytes / 1024 / 1024).toFixed(1)} MB`);
   if (target === 'linux-x64' && bytes > MAX_LINUX_X64_BYTES) {

@@ -90,6 +90,21 @@ describe('Contact Sheet VSIX in code-server (e2e)', function () {
     await page.screenshot({ path: join(outputDir, 'explorer-menu-fox.png') });
   });
 
+  it('stores a Replicate token through "Set Replicate API Token", refusing an empty one', async () => {
+    await runCommand(page, 'Contact Sheet: Set Replicate API Token');
+    // The token box replaces the palette's input; it must be a password field.
+    const input = page.locator('.quick-input-widget input[type=password]');
+    await input.waitFor({ state: 'visible', timeout: 30_000 });
+    assert.equal(await input.getAttribute('placeholder'), 'r8_…');
+    await input.fill('   ');
+    await page.locator('.quick-input-widget', { hasText: 'The token cannot be empty.' }).waitFor({ timeout: 30_000 });
+    await input.fill('r8_e2eFakeToken0123456789');
+    await page.keyboard.press('Enter');
+    const toast = page.locator('.notification-toast', { hasText: 'Replicate API token saved' });
+    await toast.waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(outputDir, 'token-saved.png') });
+  });
+
   it('restores the open panel after the window reloads', async () => {
     await runCommand(page, 'Developer: Reload Window');
     await waitForWorkbench(page, 'prompts');

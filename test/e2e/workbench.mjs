@@ -10,6 +10,11 @@ export async function openWorkbench(page, serverUrl, folder, firstEntry) {
 export async function waitForWorkbench(page, firstEntry) {
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   await explorerRow(page, firstEntry).waitFor({ timeout: 60_000 });
+  // Best effort: let the extension host finish starting before driving the UI.
+  await page
+    .locator('.statusbar-item', { hasText: 'Activating Extensions' })
+    .waitFor({ state: 'detached', timeout: 60_000 })
+    .catch(() => {});
 }
 
 export function explorerRow(page, name) {
@@ -30,7 +35,9 @@ export async function runCommand(page, title, timeoutMs = 120_000) {
     if (!(await input.isVisible())) await page.keyboard.press('F1');
     const opened = await input.waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false);
     if (!opened) continue;
-    await input.fill(`>${title}`);
+    // The palette closes when something else takes focus (the workbench is still starting).
+    const filled = await input.fill(`>${title}`, { timeout: 5_000 }).then(() => true, () => false);
+    if (!filled) continue;
     const listed = await row.waitFor({ timeout: 10_000 }).then(() => true, () => false);
     if (listed) break;
     await page.keyboard.press('Escape');

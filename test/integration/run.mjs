@@ -3,31 +3,14 @@
 //   node test/integration/run.mjs         (needs `npm run build` and `npm run setup:vscode` first)
 // Prints a mocha-style summary ("N passing", "N failing") and exits non-zero on any failure.
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import { join } from 'node:path';
 import { delay, launchChromium, startCodeServer } from '../../scripts/codeServer.mjs';
+import { buildSuite, root, suiteOutDir } from './buildSuite.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const outDir = join(root, 'out', 'integration');
+const outDir = suiteOutDir;
 const resultsFile = join(outDir, 'results.json');
 const outputDir = join(root, 'test-output', 'integration');
 const TOTAL_TIMEOUT_MS = 240_000;
-
-async function buildSuite() {
-  rmSync(outDir, { recursive: true, force: true });
-  await esbuild.build({
-    entryPoints: [join(root, 'test/integration/suite/*.ts')],
-    outdir: outDir,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // mocha is resolved from this checkout's node_modules at run time; vscode from the host.
-    external: ['vscode', 'mocha'],
-    logLevel: 'warning',
-  });
-}
 
 async function main() {
   if (!existsSync(join(root, 'dist', 'extension.js')) || !existsSync(join(root, 'dist', 'webview.js'))) {
