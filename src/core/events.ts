@@ -49,6 +49,7 @@ export type RunEvent =
       estimate?: CostEstimate | null;
     }
   | { type: 'phase'; phase: RunPhase }
+  /** Replicate's own events; 'image-generated' arrives with empty `bytes` (the PNG is on disk: see image-saved). */
   | { type: 'generation'; event: Exclude<GenerationEvent, { type: 'api-call' }> }
   | { type: 'api-call'; call: ApiCallRecord }
   | { type: 'scorer-progress'; progress: ScorerProgress }

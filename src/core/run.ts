@@ -240,7 +240,23 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
       img.overall = null;
       continue;
     }
+    // Live views of a resumed run show what is already there.
+    emit({
+      type: 'image-saved',
+      index: img.index,
+      seed: img.seed,
+      file: where,
+      path: await folder.pathOf(where),
+      width: img.width ?? 0,
+      height: img.height ?? 0,
+      model: img.model ?? '',
+      prediction_id: img.prediction_id ?? '',
+      cost: img.cost ?? { usd: null, source: 'unknown', pricing_date: '' },
+      cost_so_far: costSoFar(),
+      reused: true,
+    });
     if (img.status === 'generated') scoreImage(img, await folder.readFile(where));
+    else if (img.scores) emit({ type: 'image-scored', index: img.index, seed: img.seed, file: where, scores: img.scores, overall: img.overall, overall_weights: img.overall_weights ?? {} });
   }
 
   const jobs: ImageJob[] = trace.images

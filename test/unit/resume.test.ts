@@ -106,6 +106,8 @@ describe('contact-sheet resume', function () {
     assert.deepEqual(done.images.map((i) => [i.index, i.prediction_id]), recorded, 'the recorded predictions were adopted');
     assert.equal(done.resumed_at.length, 1);
     assert.match(io.stdoutText, /Contact Sheet: succeeded: 4 of 4 images/);
+    assert.match(io.stderrText, /^Resuming 4 images/m);
+    assert.match(io.stderrText, /saved: pending\/seed_\d+_00\d\.png \d+×\d+ \(from before the interruption\)/, 'images on disk are shown again');
 
     // Resuming a finished run does nothing.
     const again = fx.io();
