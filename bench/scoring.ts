@@ -9,9 +9,16 @@
  * fp32 or dynamic int8), then scores 8 images + 1 prompt warm (PickScore + CLIP-L, text and vision)
  * and prints time ÷ (FLOPs ÷ that rate) and its peak RSS. DESIGN.md targets: ≤ 1.1 fp32, ≤ 1.2 int8.
  * Needs ~5.6 GB (fp32) + 1.7 GB (int8) in a temp folder, deleted at the end. Minutes: not for CI.
+ *
+ * int8 accuracy on REAL weights (random weights cannot tell; run it where the model is downloaded):
+ *   npm run bench:scoring -- --accuracy <folder with config.json, model.safetensors, tokenizer.json,
+ *                            preprocessor_config.json> [--images a.png,b.jpg,...]
+ * converts the checkpoint in fp32 and int8 and prints, per prompt and image, how far int8 moves
+ * the embeddings (cosine to fp32) and the scores (100·cos and logit_scale·cos), and whether the
+ * best image per prompt stays the same.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -21,6 +28,9 @@ import { buildTextGraph, buildVisionGraph, type ClipTensorSource, type TowerBuil
 import { ExternalDataWriter } from '../src/core/models/onnx/externalDataWriter';
 import { GraphBuilder } from '../src/core/models/onnx/graphBuilder';
 import { LinearLayerEmitter } from '../src/core/models/convert/linearLayer';
+import { convertClipToOnnx, type ClipOnnxInfo } from '../src/core/models/convert/clipOnnx';
+import { ClipTokenizer } from '../src/core/scoring/clipTokenizer';
+import { clipImageConfigFromPreprocessorJson, clipPixelValues } from '../src/core/scoring/clipPreprocess';
 
 // ---- architectures (FACTS.md §3) -------------------------------------------------------------
 
@@ -272,6 +282,86 @@ async function scoreChild(dir: string, precision: Precision, images: number, rep
   };
 }
 
+// ---- int8 accuracy on real weights ------------------------------------------------------------
+
+const ACCURACY_PROMPTS = [
+  'a photograph of an astronaut riding a horse',
+  'a red cube on top of a blue sphere',
+  'an oil painting of a lighthouse in a storm, dramatic lighting',
+  'a cat sleeping on a laptop keyboard',
+  'a bowl of ramen with a soft boiled egg, studio photo',
+  'the word "hello" written in neon letters',
+];
+
+function unitCosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+async function embedAll(dir: string, info: ClipOnnxInfo, ids: BigInt64Array[], pixels: Float32Array[], size: number): Promise<{ text: Float32Array[]; image: Float32Array[] }> {
+  const opts = sessionOptions(2);
+  const t = await ort.InferenceSession.create(join(dir, info.text.file), opts);
+  const text: Float32Array[] = [];
+  for (const i of ids) text.push((await t.run({ [info.text.input]: new ort.Tensor('int64', i, [1, i.length]) }))[info.text.output].data as Float32Array);
+  await t.release();
+  const v = await ort.InferenceSession.create(join(dir, info.vision.file), opts);
+  const image: Float32Array[] = [];
+  for (const p of pixels) image.push((await v.run({ [info.vision.input]: new ort.Tensor('float32', p, [1, 3, size, size]) }))[info.vision.output].data as Float32Array);
+  await v.release();
+  return { text, image };
+}
+
+async function accuracy(modelDir: string, imageFiles: string[]): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'cs-bench-accuracy-'));
+  try {
+    const tokenizer = await ClipTokenizer.load(join(modelDir, 'tokenizer.json'));
+    const imageConfig = clipImageConfigFromPreprocessorJson(JSON.parse(await readFile(join(modelDir, 'preprocessor_config.json'), 'utf8')));
+    const size = imageConfig.cropHeight;
+    const ids = ACCURACY_PROMPTS.map((p) => tokenizer.encode(p).ids);
+    const pixels = imageFiles.length
+      ? await Promise.all(imageFiles.map(async (f) => clipPixelValues(await readFile(f), imageConfig)))
+      : Array.from({ length: 4 }, (_, k) => Float32Array.from({ length: 3 * size * size }, (_, j) => Math.sin((k + 1) * j * 0.001) * 1.5));
+    if (!imageFiles.length) console.log('no --images given: using 4 synthetic patterns (score figures mean little without real images)');
+    const embeds: Record<Precision, { text: Float32Array[]; image: Float32Array[] }> = {} as never;
+    let logitScale = 1;
+    for (const precision of ['fp32', 'int8'] as const) {
+      const t0 = performance.now();
+      const info = await convertClipToOnnx({ checkpointDir: modelDir, outDir: join(work, precision), precision });
+      console.log(`converted ${precision} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      logitScale = info.logit_scale;
+      embeds[precision] = await embedAll(join(work, precision), info, ids, pixels, size);
+    }
+    const textCos = embeds.fp32.text.map((e, i) => unitCosine(e, embeds.int8.text[i]));
+    const imageCos = embeds.fp32.image.map((e, i) => unitCosine(e, embeds.int8.image[i]));
+    console.log(`embedding cosine int8 vs fp32: text min ${Math.min(...textCos).toFixed(5)}, images min ${Math.min(...imageCos).toFixed(5)}`);
+    let maxClipDelta = 0;
+    let maxPickDelta = 0;
+    let sameBest = 0;
+    ACCURACY_PROMPTS.forEach((prompt, i) => {
+      const scores = (p: Precision) => embeds[p].image.map((img) => unitCosine(img, embeds[p].text[i]));
+      const a = scores('fp32');
+      const b = scores('int8');
+      a.forEach((c, j) => {
+        maxClipDelta = Math.max(maxClipDelta, Math.abs(100 * c - 100 * b[j]));
+        maxPickDelta = Math.max(maxPickDelta, Math.abs(logitScale * (c - b[j])));
+      });
+      const best = (xs: number[]) => xs.indexOf(Math.max(...xs));
+      if (best(a) === best(b)) sameBest++;
+      console.log(`  "${prompt}": 100·cos fp32 [${a.map((c) => (100 * c).toFixed(2)).join(', ')}] int8 [${b.map((c) => (100 * c).toFixed(2)).join(', ')}]`);
+    });
+    console.log(`max |Δ| 100·cos ${maxClipDelta.toFixed(3)}; max |Δ| logit_scale·cos ${maxPickDelta.toFixed(3)} (logit_scale ${logitScale.toFixed(2)}); same best image for ${sameBest}/${ACCURACY_PROMPTS.length} prompts`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 // ---- orchestration (parent) -------------------------------------------------------------------
 
 function arg(name: string, fallback: string): string {
@@ -307,6 +397,12 @@ async function main(): Promise<void> {
   const threads = Number(arg('threads', '2'));
   const lowMemory = process.argv.includes('--low-memory');
 
+  const accuracyDir = arg('accuracy', '');
+  if (accuracyDir) {
+    const imageList = arg('images', '');
+    await accuracy(accuracyDir, imageList ? imageList.split(',') : []);
+    return;
+  }
   if (process.argv.includes('--child')) {
     const r = await scoreChild(arg('dir', ''), arg('precision', 'fp32') as Precision, images, repeats, threads, lowMemory);
     process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
