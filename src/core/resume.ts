@@ -51,5 +51,7 @@ export async function openRunForResume(runDir: string, now: Date = new Date()): 
     }
   }
   trace.resumed_at.push(now.toISOString());
+  // Warnings describe the session that wrote them (e.g. models offline then); this one starts clean.
+  trace.warnings = [];
   return { folder, trace, finished: false };
 }
