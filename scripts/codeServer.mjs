@@ -38,6 +38,18 @@ const QUIET_WORKBENCH_SETTINGS = {
   'git.openRepositoryInParentFolders': 'never',
 };
 
+/**
+ * Kill functions of the code-servers still running. Ctrl-C or a SIGTERM from a CI timeout ends
+ * Node without its 'exit' event, and a detached group would outlive us: kill them first.
+ */
+const liveGroups = new Set();
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    for (const kill of liveGroups) kill();
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1));
+  });
+}
+
 /** Throws with the fix when code-server or Chromium is not installed. */
 export function assertToolsInstalled() {
   const missing = [];
@@ -145,12 +157,14 @@ export async function startCodeServer(options) {
   };
   const onExit = () => killGroup('SIGKILL');
   process.once('exit', onExit);
+  liveGroups.add(onExit);
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', onExit);
+    liveGroups.delete(onExit);
     killGroup('SIGTERM');
     const done = await Promise.race([exited.then(() => true), delay(5000).then(() => false)]);
     if (!done) killGroup('SIGKILL');
