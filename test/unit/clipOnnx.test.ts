@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { convertClipToOnnx, ensureClipOnnx, CLIP_INFO_FILE, type ClipOnnxInfo } from '../../src/core/models/convert/clipOnnx';
 import type { ClipArchConfig } from '../../src/core/models/convert/clipConfig';
 import { writeSafetensors, type TensorToWrite } from '../../src/core/models/safetensors';
+import { quantizePerColumn, roundHalfEven } from '../../src/core/models/convert/quantize';
 import { SeededNormal, tinyClipArchConfig, tinyClipCheckpoint } from '../fixtures/models/tinyClipCheckpoint';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
 
@@ -310,5 +311,23 @@ describe('CLIP checkpoint → ONNX', function () {
     );
     assert.deepEqual(JSON.parse(await readFile(join(out, CLIP_INFO_FILE), 'utf8')), previous);
     assert.deepEqual(await leftovers(root), []);
+  });
+});
+
+describe('per-column int8 weight quantization', () => {
+  it('is symmetric per output column with scale max|w|/127 and numpy rounding', () => {
+    // [rows=3, cols=3]; column 2 is all zeros.
+    const w = Float32Array.from([1.27, -0.5, 0, -2.54, 0.25, 0, 0.635, 1, 0]);
+    const q = quantizePerColumn(w, 3, 3);
+    assert.ok(Math.abs(q.scales[0] - 2.54 / 127) < 1e-9);
+    assert.ok(Math.abs(q.scales[1] - 1 / 127) < 1e-9);
+    assert.equal(q.scales[2], 1, 'an all-zero column keeps a finite scale');
+    assert.deepEqual(Array.from(q.values), [64, -64, 0, -127, 32, 0, 32, 127, 0]);
+    // Dequantized values are within half a step of the originals.
+    for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q.values[i] * q.scales[i % 3] - w[i]) <= q.scales[i % 3] / 2 + 1e-7, `value ${i}`);
+  });
+
+  it('rounds halves to even like numpy', () => {
+    assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4, -2.6].map(roundHalfEven), [0, 2, 2, -0, -2, -2, 2, -3]);
   });
 });
