@@ -8,18 +8,16 @@
  * finished by `resume` without paying twice. The same function finishes a resumed run: images
  * already generated are taken from disk, predictions already created are adopted.
  */
-import sharp from 'sharp';
 import { ContactSheetError, isAbortError, toContactSheetError, type SerializedError } from './errors';
-import type { CostSoFar, RunEvent } from './events';
+import type { RunEvent } from './events';
 import { silentLogger, type Logger } from './log';
 import type { RunFolder } from './output';
-import { overallScore } from './rank';
 import type { GeneratedImage, GenerationEvent, GenerationRequest, ImageJob } from './replicate/types';
 import { finalizeRun } from './runFinalize';
-import { provisionalRanking } from './runRanking';
+import { RunImages, type RunContext, type ScorerState } from './runImages';
 import type { Scorer } from './scoring/scorer';
-import type { ImageScores, ScorerProgress } from './scoring/types';
-import { costTotals, TraceWriter, type GenerationTrace, type TraceImage } from './trace';
+import type { ScorerProgress } from './scoring/types';
+import { TraceWriter, type GenerationTrace } from './trace';
 
 export interface GenerationOutcome {
   images: GeneratedImage[];
@@ -47,8 +45,6 @@ export interface RunResult {
   summaryMarkdown: string;
 }
 
-type ScorerState = { ok: true } | { ok: false; error: SerializedError };
-
 /**
  * Runs (or finishes) the run recorded in `trace` inside `folder`. Never throws for per-image
  * problems; a fatal one (token, credit, cancel, disk full) ends generation, and what finished is
@@ -62,7 +58,6 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   const onOuterAbort = () => stop.abort();
   if (hooks.signal?.aborted) stop.abort();
   hooks.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const signal = stop.signal;
   const started = Date.now();
   const writer = new TraceWriter(folder, trace);
   const emit = (e: RunEvent) => {
@@ -72,17 +67,22 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
       logger.warn(`A run event listener failed: ${(err as Error).message}`);
     }
   };
-  const warn = (message: string) => {
-    trace.warnings.push(message);
-    // Faces show the event; the log keeps a copy without shouting it twice on a console.
-    logger.info(message);
-    emit({ type: 'warning', message });
+  const ctx: RunContext = {
+    folder,
+    trace,
+    writer,
+    signal: stop.signal,
+    emit,
+    warn: (message) => {
+      trace.warnings.push(message);
+      // Faces show the event; the log keeps a copy without shouting it twice on a console.
+      logger.info(message);
+      emit({ type: 'warning', message });
+    },
+    save: () => {
+      writer.save().catch((e) => logger.error(`Could not write the trace: ${(e as Error).message}`));
+    },
   };
-  const save = () => {
-    writer.save().catch((e) => logger.error(`Could not write the trace: ${(e as Error).message}`));
-  };
-  const costSoFar = (): CostSoFar => ({ total_usd: trace.costs.total_usd, unknown_count: trace.costs.unknown_count });
-  const resumed = trace.resumed_at.length > 0;
 
   trace.status = 'running';
   trace.finished_at = null;
@@ -94,7 +94,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
     run_dir: folder.root,
     num_images: trace.images.length,
     at: new Date(started).toISOString(),
-    resumed,
+    resumed: trace.resumed_at.length > 0,
     demo: trace.demo,
     prompt: trace.prompts.enhanced,
     models: trace.settings.models,
@@ -109,154 +109,19 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
     // The progress event itself tells the faces; the trace keeps it among the warnings.
     if (progress.type === 'unavailable') trace.warnings.push(`${progress.metrics.join(', ')} unavailable: ${progress.reason}`);
   });
-  const scorerReady: Promise<ScorerState> = scorer.setPrompt(trace.prompts.enhanced, signal).then(
-    async (info) => {
-      trace.prompts.scored_text = info.scoredText;
-      trace.prompts.scored_text_truncated = info.truncated;
-      trace.prompts.clip_token_count = info.tokenCount;
-      trace.timings.model_load_ms = Date.now() - started;
-      trace.scoring_models = (await scorer.describe()).models;
-      if (info.truncated) warn(`The prompt is ${info.tokenCount} CLIP tokens; the CLIP-based metrics scored only its start: "${info.scoredText}"`);
-      save();
-      return { ok: true } as const;
-    },
-    (e) => {
-      const err = toContactSheetError(e, 'scoring-failed');
-      if (err.code !== 'canceled') warn(`Scoring is unavailable: ${err.message}`);
-      return { ok: false, error: err.toJSON() } as const;
-    },
-  );
-  scorerReady.catch(() => undefined);
+  const scorerReady = prepareScorer(scorer, ctx, started);
+  const images = new RunImages(ctx, scorer, scorerReady);
 
-  const tasks: Promise<void>[] = [];
-  let scoreChain: Promise<void> = Promise.resolve();
-  let scoringBusyMs = 0;
-  let firstImageAt: number | null = null;
-
-  const failImage = (img: TraceImage, stage: 'generate' | 'save' | 'score', error: SerializedError) => {
-    img.error = error;
-    if (stage !== 'score') img.status = 'failed';
-    emit({ type: 'image-failed', index: img.index, seed: img.seed, stage, error });
-    save();
-  };
-
-  const scoreImage = (img: TraceImage, png: Buffer) => {
-    const task = scoreChain.then(async () => {
-      const state = await scorerReady;
-      if (!state.ok) {
-        img.error = state.error;
-        return;
-      }
-      if (signal?.aborted) return;
-      const t0 = Date.now();
-      let scores: ImageScores;
-      try {
-        // Not canceled mid-image: one image takes at most about a second, and stopping the
-        // worker's ONNX run halfway is not safe; no further image is started after a cancel.
-        scores = await scorer.scoreImage(png);
-      } catch (e) {
-        const err = toContactSheetError(e, 'scoring-failed');
-        if (err.code === 'canceled') return;
-        warn(`Image ${img.index + 1} (seed ${img.seed}) could not be scored: ${err.message}`);
-        failImage(img, 'score', err.toJSON());
-        return;
-      } finally {
-        scoringBusyMs += Date.now() - t0;
-      }
-      const overall = overallScore(scores, trace.settings.weights);
-      if (overall.value === null && !Object.values(scores).every((m) => m.value === null && m.reason === 'disabled')) {
-        // No metric could be computed (models unavailable): not scored, so resume scores it later.
-        const reasons = [...new Set(Object.values(scores).map((m) => (m.value === null ? m.reason : '')))].filter(Boolean).join('; ');
-        Object.assign(img, { scores, scoring_ms: Date.now() - t0 });
-        failImage(img, 'score', new ContactSheetError('scoring-failed', `No metric could be computed: ${reasons}`, { action: 'Fix the cause, then run `contact-sheet resume` on the run folder to score the images already generated.' }).toJSON());
-        return;
-      }
-      Object.assign(img, { scores, overall: overall.value, overall_weights: overall.weights, status: 'scored', error: null, scoring_ms: Date.now() - t0 });
-      save();
-      emit({ type: 'image-scored', index: img.index, seed: img.seed, file: img.pending_file, scores, overall: overall.value, overall_weights: overall.weights, scoring_ms: img.scoring_ms ?? undefined });
-      const ranking = provisionalRanking(trace);
-      emit({ type: 'ranked', order: ranking.map((r) => r.index), final: false, entries: ranking });
-    });
-    scoreChain = task.catch(() => undefined);
-    tasks.push(task);
-  };
-
-  const saveGenerated = async (generated: GeneratedImage) => {
-    const img = trace.images[generated.index];
-    if (!img) return;
-    Object.assign(img, {
-      model: generated.model,
-      version: generated.version,
-      prediction_id: generated.prediction_id,
-      created_at: generated.created_at,
-      started_at: generated.started_at,
-      completed_at: generated.completed_at,
-      predict_time_s: generated.predict_time_s,
-      cost: generated.cost,
-      input: generated.input,
-      fallbacks: generated.fallbacks,
-    });
-    trace.costs = costTotals(trace.images, trace.costs.estimate);
-    let png: Buffer;
-    try {
-      const out = await sharp(generated.bytes).png().toBuffer({ resolveWithObject: true });
-      png = out.data;
-      img.width = out.info.width;
-      img.height = out.info.height;
-    } catch (e) {
-      failImage(img, 'save', new ContactSheetError('output-invalid', `Image ${generated.index + 1} (prediction ${generated.prediction_id}) could not be decoded: ${(e as Error).message}`).toJSON());
-      return;
-    }
-    await folder.writeFile(img.pending_file, png);
-    img.status = 'generated';
-    img.error = null;
-    firstImageAt ??= Date.now();
-    await writer.save();
-    emit({
-      type: 'image-saved',
-      index: img.index,
-      seed: img.seed,
-      file: img.pending_file,
-      path: await folder.pathOf(img.pending_file),
-      width: img.width ?? 0,
-      height: img.height ?? 0,
-      model: generated.model,
-      prediction_id: generated.prediction_id,
-      cost: generated.cost,
-      cost_so_far: costSoFar(),
-    });
-    emit({ type: 'cost', cost_so_far: costSoFar() });
-    scoreImage(img, png);
-  };
-
-  // Images already on disk (resume): rescore those without scores, keep the rest.
+  // Images already on disk (resume): shown again, scored if they are not yet.
   for (const img of trace.images) {
     if (img.status !== 'generated' && img.status !== 'scored') continue;
     const where = (await folder.exists(img.pending_file)) ? img.pending_file : img.file && (await folder.exists(img.file)) ? img.file : null;
-    if (!where) {
-      warn(`Image ${img.index + 1} (seed ${img.seed}) was recorded as done but its file is missing; it will be fetched again.`);
-      img.status = img.prediction_id ? 'created' : 'pending';
-      img.scores = null;
-      img.overall = null;
+    if (where) {
+      await images.adopt(img, where);
       continue;
     }
-    // Live views of a resumed run show what is already there.
-    emit({
-      type: 'image-saved',
-      index: img.index,
-      seed: img.seed,
-      file: where,
-      path: await folder.pathOf(where),
-      width: img.width ?? 0,
-      height: img.height ?? 0,
-      model: img.model ?? '',
-      prediction_id: img.prediction_id ?? '',
-      cost: img.cost ?? { usd: null, source: 'unknown', pricing_date: '' },
-      cost_so_far: costSoFar(),
-      reused: true,
-    });
-    if (img.status === 'generated') scoreImage(img, await folder.readFile(where));
-    else if (img.scores) emit({ type: 'image-scored', index: img.index, seed: img.seed, file: where, scores: img.scores, overall: img.overall, overall_weights: img.overall_weights ?? {} });
+    ctx.warn(`Image ${img.index + 1} (seed ${img.seed}) was recorded as done but its file is missing; it will be fetched again.`);
+    Object.assign(img, { status: img.prediction_id ? 'created' : 'pending', scores: null, overall: null });
   }
 
   const jobs: ImageJob[] = trace.images
@@ -269,6 +134,11 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
     }));
 
   let fatal: ContactSheetError | null = null;
+  const stopFor = (e: ContactSheetError) => {
+    if (fatal) return;
+    fatal = e;
+    stop.abort();
+  };
   const generationStarted = Date.now();
   if (jobs.length > 0) {
     try {
@@ -280,77 +150,107 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
           aspectRatio: trace.settings.aspect_ratio,
           jobs,
           concurrency: trace.settings.concurrency,
-          signal,
+          signal: stop.signal,
         },
-        (e) => {
-          switch (e.type) {
-            case 'api-call':
-              trace.api_calls.push(e.call);
-              emit({ type: 'api-call', call: e.call });
-              save();
-              return;
-            case 'prediction-created': {
-              const img = trace.images[e.index];
-              if (img) Object.assign(img, { status: 'created', prediction_id: e.prediction_id, model: e.model, version: e.version, error: null });
-              // Recorded before anything else happens: resume adopts it instead of paying again.
-              save();
-              break;
-            }
-            case 'fallback':
-              warn(`Image ${e.index + 1}: ${e.from} failed (${e.error.message}); trying ${e.to}.`);
-              break;
-            case 'image-generated': {
-              const task = saveGenerated(e.image).catch((err) => {
-                const cse = toContactSheetError(err, 'write-failed');
-                failImage(trace.images[e.image.index], 'save', cse.toJSON());
-                if (!fatal) {
-                  fatal = cse;
-                  stop.abort();
-                }
-              });
-              tasks.push(task);
-              emit({ type: 'generation', event: { ...e, image: { ...e.image, bytes: Buffer.alloc(0) } } });
-              return;
-            }
-            case 'image-failed': {
-              const img = trace.images[e.index];
-              if (img) {
-                if (e.prediction_id) img.prediction_id = e.prediction_id;
-                img.model = e.model;
-                failImage(img, 'generate', e.error);
-              }
-              break;
-            }
-          }
-          emit({ type: 'generation', event: e });
-        },
+        (e) => onGenerationEvent(e, ctx, images, stopFor),
       );
       for (const f of outcome.failures) {
         const img = trace.images[f.index];
-        if (img && img.status !== 'failed') failImage(img, 'generate', f.error);
+        if (img && img.status !== 'failed') images.fail(img, 'generate', f.error);
       }
     } catch (e) {
       // A stop the run caused itself keeps its own reason.
-      fatal ??= isAbortError(e) || signal.aborted ? new ContactSheetError('canceled', 'The run was canceled.') : toContactSheetError(e);
+      fatal ??= isAbortError(e) || stop.signal.aborted ? new ContactSheetError('canceled', 'The run was canceled.') : toContactSheetError(e);
       logger.error(`Generation stopped: ${fatal.message}`);
     }
+    trace.timings.generation_ms = Date.now() - generationStarted;
   }
   hooks.signal?.removeEventListener('abort', onOuterAbort);
-  trace.timings.generation_ms = jobs.length > 0 ? Date.now() - generationStarted : trace.timings.generation_ms;
 
   // Every image that finished generating is saved and scored before ranking.
-  while (true) {
-    const pending = tasks.length;
-    await Promise.allSettled(tasks);
-    if (tasks.length === pending) break;
-  }
+  await images.settled();
   const state = await scorerReady;
   await scorer.dispose().catch(() => undefined);
 
-  trace.timings.scoring_ms = scoringBusyMs;
-  trace.timings.first_image_ms = firstImageAt === null ? trace.timings.first_image_ms : firstImageAt - started;
+  trace.timings.scoring_ms = images.scoringBusyMs;
+  if (images.firstImageAt !== null) trace.timings.first_image_ms = images.firstImageAt - started;
+  // Output downloads are the recorded calls outside the API's /v1/ paths.
   trace.timings.download_ms = trace.api_calls.filter((c) => !c.path.startsWith('/v1/')).reduce((s, c) => s + c.duration_ms, 0);
-  const scorerError = state.ok ? null : state.error;
-  const result = await finalizeRun(folder, writer, { fatal, scorerError, canceled: Boolean(hooks.signal?.aborted), started, emit, logger });
+  const result = await finalizeRun(folder, writer, {
+    fatal,
+    scorerError: state.ok ? null : state.error,
+    canceled: Boolean(hooks.signal?.aborted),
+    started,
+    emit,
+    logger,
+  });
   return { trace, runDir: folder.root, status: result.status, summaryMarkdown: result.summaryMarkdown };
+}
+
+/** Starts making the models ready (download, conversion, load) and records what they report. */
+function prepareScorer(scorer: Scorer, ctx: RunContext, started: number): Promise<ScorerState> {
+  const { trace } = ctx;
+  const ready = scorer.setPrompt(trace.prompts.enhanced, ctx.signal).then(
+    async (info): Promise<ScorerState> => {
+      trace.prompts.scored_text = info.scoredText;
+      trace.prompts.scored_text_truncated = info.truncated;
+      trace.prompts.clip_token_count = info.tokenCount;
+      trace.timings.model_load_ms = Date.now() - started;
+      trace.scoring_models = (await scorer.describe()).models;
+      if (info.truncated) ctx.warn(`The prompt is ${info.tokenCount} CLIP tokens; the CLIP-based metrics scored only its start: "${info.scoredText}"`);
+      ctx.save();
+      return { ok: true };
+    },
+    (e): ScorerState => {
+      const err = toContactSheetError(e, 'scoring-failed');
+      if (err.code !== 'canceled') ctx.warn(`Scoring is unavailable: ${err.message}`);
+      return { ok: false, error: err.toJSON() };
+    },
+  );
+  return ready;
+}
+
+/** Mirrors one Replicate event into the trace (saved at once) and the run's event stream. */
+function onGenerationEvent(e: GenerationEvent, ctx: RunContext, images: RunImages, stopFor: (e: ContactSheetError) => void): void {
+  const { trace, emit } = ctx;
+  switch (e.type) {
+    case 'api-call':
+      trace.api_calls.push(e.call);
+      emit({ type: 'api-call', call: e.call });
+      ctx.save();
+      return;
+    case 'prediction-created': {
+      const img = trace.images[e.index];
+      if (img) Object.assign(img, { status: 'created', prediction_id: e.prediction_id, model: e.model, version: e.version, error: null });
+      // Recorded at once: resume adopts it instead of paying again.
+      ctx.save();
+      break;
+    }
+    case 'fallback':
+      ctx.warn(`Image ${e.index + 1}: ${e.from} failed (${e.error.message}); trying ${e.to}.`);
+      break;
+    case 'image-generated': {
+      const image: GeneratedImage = e.image;
+      images.track(
+        images.saveGenerated(image).catch((err) => {
+          const cse = toContactSheetError(err, 'write-failed');
+          images.fail(trace.images[image.index], 'save', cse.toJSON());
+          // Disk full or unwritable: stop paying for images that cannot be kept.
+          stopFor(cse);
+        }),
+      );
+      emit({ type: 'generation', event: { ...e, image: { ...image, bytes: Buffer.alloc(0) } } });
+      return;
+    }
+    case 'image-failed': {
+      const img = trace.images[e.index];
+      if (img) {
+        if (e.prediction_id) img.prediction_id = e.prediction_id;
+        img.model = e.model;
+        images.fail(img, 'generate', e.error);
+      }
+      break;
+    }
+  }
+  emit({ type: 'generation', event: e });
 }
