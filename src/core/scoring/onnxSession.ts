@@ -23,7 +23,11 @@ export function ort(): Ort {
   return ortModule;
 }
 
-export async function createSession(path: string, settings: SessionSettings): Promise<InferenceSession> {
+const DEFAULT_LOAD_ACTION =
+  'Delete the converted model folder (it is rebuilt from the downloaded weights) or check scoring.executionProviders.';
+
+/** Opens a graph; a file onnxruntime cannot load becomes a 'model-format' error with `action`. */
+export async function createSession(path: string, settings: SessionSettings, action = DEFAULT_LOAD_ACTION): Promise<InferenceSession> {
   const options: InferenceSession.SessionOptions = {
     executionProviders: settings.executionProviders.length ? settings.executionProviders : ['cpu'],
     graphOptimizationLevel: 'all',
@@ -34,7 +38,7 @@ export async function createSession(path: string, settings: SessionSettings): Pr
   } catch (e) {
     throw new ContactSheetError('model-format', `onnxruntime could not load ${path}: ${e instanceof Error ? e.message : String(e)}`, {
       cause: e,
-      action: 'Delete the converted model folder (it is rebuilt from the downloaded weights) or check scoring.executionProviders.',
+      action,
     });
   }
 }

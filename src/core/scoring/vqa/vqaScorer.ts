@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ContactSheetError, throwIfAborted } from '../../errors';
-import { createVqaSession, ort } from './vqaSession';
+import { createSession, ort } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from './float16';
 import { idefics3Preprocess, type Idefics3ResizeMode } from './idefics3Preprocess';
@@ -257,15 +257,8 @@ function singleTokenId(tokenizer: Tokenizer, text: string): number {
   return ids[0];
 }
 
-async function openSession(path: string, settings: { executionProviders: string[]; intraOpNumThreads: number }): Promise<InferenceSession> {
-  try {
-    return await createVqaSession(path, settings);
-  } catch (e) {
-    throw new ContactSheetError('model-format', `VQAScore model file could not be loaded by onnxruntime: ${path}`, {
-      cause: e,
-      action: VQA_REDOWNLOAD_ACTION,
-    });
-  }
+function openSession(path: string, settings: { executionProviders: string[]; intraOpNumThreads: number }): Promise<InferenceSession> {
+  return createSession(path, settings, VQA_REDOWNLOAD_ACTION);
 }
 
 function decoderLayoutOf(decoder: InferenceSession, config: SmolVlmConfig): DecoderLayout {
