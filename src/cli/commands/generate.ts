@@ -82,8 +82,8 @@ async function printPlan(prompt: PromptFile, settings: TraceSettings, estimate: 
   const seedNote = settings.seed_source === 'random' ? `random base ${settings.base_seed}; a real run draws a new one and records it` : `from ${settings.seed_source === 'cli' ? '--seed' : 'the front matter'}`;
   const lines = [
     'Plan (dry run: nothing is spent, no model is loaded)',
-    `  Prompt:        ${prompt.text.length > 100 ? `${prompt.text.slice(0, 97)}…` : prompt.text}`,
-    ...(prompt.negative ? [`  Negative:      ${prompt.negative}`] : []),
+    `  Prompt:        ${oneLine(prompt.text, 100)}`,
+    ...(prompt.negative ? [`  Negative:      ${oneLine(prompt.negative, 100)}`] : []),
     `  Model:         ${settings.primary_model}${settings.fallback_models.length ? ` (fallback: ${settings.fallback_models.join(', ')})` : ' (no fallback)'}`,
     `  Images:        ${settings.num_variations}, aspect ratio ${settings.aspect_ratio}, ${settings.concurrency} at a time`,
     `  Seeds:         ${settings.seeds.join(', ')} (${seedNote})`,
@@ -97,6 +97,11 @@ async function printPlan(prompt: PromptFile, settings: TraceSettings, estimate: 
   ];
   io.stdout(lines.join('\n'));
   return 0;
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
 function formatBytes(n: number | null): string {
