@@ -3,16 +3,19 @@
  *
  * API
  * ```ts
- * import { GraphBuilder } from './graphBuilder';
+ * import { GraphBuilder, attr } from './graphBuilder';
  * import { ExternalDataWriter } from './externalDataWriter';
  *
  * const g = new GraphBuilder('tiny', { externalData: new ExternalDataWriter('/dir/m.onnx.data') }); // externalData optional
  * const x = g.input('x', 'float32', ['batch', 4]);          // string dims are symbolic (dim_param)
  * const w = g.initializer('w', new Float32Array(4 * 3), [4, 3]);
  * const y = g.add(g.matmul(x, w), g.constFloat([1, 2, 3]));
- * g.output(g.layerNorm(y, scale, bias, 1e-5), 'y', 'float32', ['batch', 3]);
+ * const ln = g.layerNorm(y, g.constFloat([1, 1, 1]), g.constFloat([0, 0, 0]), 1e-5);
+ * const [z] = g.node('QuickGelu', [ln], { alpha: attr.float(1.702) }, { domain: 'com.microsoft' });
+ * g.output(z, 'y', 'float32', ['batch', 3]);
  * const bytes = g.toBuffer();          // ModelProto bytes (ORT: InferenceSession.create(bytes))
- * await g.save('/dir/m.onnx');         // or write it; closes the external data file first
+ * await g.save('/dir/m.onnx');         // or write it; closes the external data file first.
+ *                                      // With external data, load the model from its path.
  * ```
  * Values are tensor names (strings). Every op helper returns its output name; `g.node(...)` adds
  * any op (any domain) with explicit attributes built by `attr.int/float/ints/floats/string/tensor`.
