@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import type { PromptOverrides } from '../core/prompt';
+import type { Prompt } from '../core/prompt';
+import { resolveSettings, type RunRequestOptions } from '../core/runPlan';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import type { PlanAspectRatio, RunPlanView } from '../shared/protocol';
 
@@ -9,25 +10,49 @@ const aspectRatiosMatch: Same<AspectRatio, PlanAspectRatio> = true;
 void aspectRatiosMatch;
 
 /**
- * The plan for a prompt: the `contactSheet.*` settings scoped to the prompt's folder, with the
- * prompt file's own front matter (model, aspect_ratio, seed, num_variations) taking precedence.
+ * The plan for a prompt, resolved by the engine's own resolveSettings so the panel shows what a
+ * run will do. Precedence: the prompt's front matter, then settings the user set explicitly
+ * (folder, workspace or user scope), then the engine's defaults.
  */
-export function readRunPlan(promptUri: vscode.Uri, overrides: PromptOverrides = {}): RunPlanView {
+export function readRunPlan(promptUri: vscode.Uri, prompt: Prompt): RunPlanView {
   const config = vscode.workspace.getConfiguration('contactSheet', promptUri);
-  const aspectRatio = config.get<string>('aspectRatio', '16:9');
-  const seed = config.get<number | null>('seed', null);
+  const format = promptUri.path.toLowerCase().endsWith('.md') ? 'md' : 'txt';
+  // The plan shows "random" for an unseeded run; the engine draws the real seed when it starts.
+  const settings = resolveSettings({ ...prompt, path: promptUri.fsPath, format }, runRequestFromSettings(config, prompt), () => 0);
   return {
-    model: overrides.model ?? config.get<string>('model', 'black-forest-labs/flux-schnell'),
-    fallbackModels: config.get<string[]>('fallbackModels', []),
-    numVariations: overrides.numVariations ?? clampInteger(config.get<number>('numVariations', 8), 1, 16),
-    aspectRatio:
-      overrides.aspectRatio ??
-      ((ASPECT_RATIOS as readonly string[]).includes(aspectRatio) ? (aspectRatio as AspectRatio) : '16:9'),
-    seed: overrides.seed ?? (typeof seed === 'number' && Number.isFinite(seed) ? seed : null),
+    model: settings.primary_model,
+    fallbackModels: settings.fallback_models,
+    numVariations: settings.num_variations,
+    aspectRatio: settings.aspect_ratio,
+    seed: settings.seed_source === 'random' ? null : settings.base_seed,
     outputFolder: describeOutputFolder(promptUri, config.get<string>('outputFolder', '')),
-    precision: config.get<string>('scoring.precision') === 'int8' ? 'int8' : 'fp32',
-    vqascore: config.get<boolean>('scoring.vqascore', true),
+    precision: settings.precision,
+    vqascore: settings.enabled_metrics.vqascore,
   };
+}
+
+/** The engine's run options from the settings the user actually set, front matter first. */
+export function runRequestFromSettings(config: vscode.WorkspaceConfiguration, prompt: Prompt): RunRequestOptions {
+  const aspectRatio = explicit<string>(config, 'aspectRatio');
+  const seed = explicit<number | null>(config, 'seed');
+  const numVariations = explicit<number>(config, 'numVariations');
+  return {
+    model: prompt.overrides.model ?? explicit<string>(config, 'model'),
+    fallbackModels: explicit<string[]>(config, 'fallbackModels'),
+    numVariations: prompt.overrides.numVariations ?? (Number.isInteger(numVariations) ? numVariations : undefined),
+    aspectRatio:
+      prompt.overrides.aspectRatio ??
+      ((ASPECT_RATIOS as readonly (string | undefined)[]).includes(aspectRatio) ? (aspectRatio as AspectRatio) : undefined),
+    seed: prompt.overrides.seed ?? (typeof seed === 'number' ? seed : undefined),
+    precision: config.get<string>('scoring.precision') === 'int8' ? 'int8' : 'fp32',
+    disabledMetrics: config.get<boolean>('scoring.vqascore', true) ? [] : ['vqascore'],
+  };
+}
+
+/** A setting's value only where the user set it; the manifest default counts as unset. */
+function explicit<T>(config: vscode.WorkspaceConfiguration, key: string): T | undefined {
+  const inspected = config.inspect<T>(key);
+  return inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
 }
 
 /** Where the run folder goes, as the user should read it (the engine decides the real path). */
@@ -36,8 +61,4 @@ function describeOutputFolder(promptUri: vscode.Uri, setting: string): string {
   const stem = promptUri.path.split('/').pop()!.replace(/\.[^.]+$/, '');
   const folder = vscode.Uri.joinPath(promptUri, '..', `${stem}.images`);
   return `${vscode.workspace.asRelativePath(folder)}/<timestamp>`;
-}
-
-function clampInteger(value: number, min: number, max: number): number {
-  return Number.isFinite(value) ? Math.min(max, Math.max(min, Math.round(value))) : min;
 }
