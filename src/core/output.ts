@@ -61,8 +61,16 @@ export function timestampFolderName(d: Date): string {
  * Creates a fresh run folder: `outputDir` itself when given (if it does not exist or is empty),
  * else the default under the prompt's folder; on a clash `_2`, `_3`, … — never an overwrite.
  */
-export async function createRunFolder(opts: { promptPath: string; outputDir?: string; now?: Date }): Promise<RunFolder> {
-  const wanted = opts.outputDir ? resolve(opts.outputDir) : join(defaultRunsParent(opts.promptPath), timestampFolderName(opts.now ?? new Date()));
+export async function createRunFolder(opts: {
+  promptPath: string;
+  /** The run folder itself (the CLI's --output-dir). */
+  outputDir?: string;
+  /** A folder that holds runs instead of `<prompt stem>.images` (e.g. an extension setting): `<runsDir>/<timestamp>`. */
+  runsDir?: string;
+  now?: Date;
+}): Promise<RunFolder> {
+  const parent = opts.runsDir ? resolve(opts.runsDir) : defaultRunsParent(opts.promptPath);
+  const wanted = opts.outputDir ? resolve(opts.outputDir) : join(parent, timestampFolderName(opts.now ?? new Date()));
   await guard(() => mkdir(dirname(wanted), { recursive: true }), dirname(wanted));
   for (let n = 1; n < 1000; n++) {
     const candidate = n === 1 ? wanted : `${wanted}_${n}`;

@@ -15,6 +15,8 @@ export interface StartRunInput {
   request: RunRequestOptions;
   /** The run folder itself (default: next to the prompt, see output.ts). */
   outputDir?: string;
+  /** A folder holding runs as `<runsDir>/<YYYYMMDD_HHMMSS>` instead of `<prompt stem>.images`. */
+  runsDir?: string;
   demo?: boolean;
   pricing?: Pricing;
 }
@@ -29,7 +31,7 @@ export async function startRun(input: StartRunInput, deps: RunDeps, hooks: RunHo
   const settings = resolveSettings(prompt, input.request);
   const estimate = estimateRunCost(settings.models, settings.num_variations, input.pricing ?? loadPricing());
   const budgetWarning = checkBudget(estimate, settings.budget_usd);
-  const folder = await createRunFolder({ promptPath: prompt.path, outputDir: input.outputDir });
+  const folder = await createRunFolder({ promptPath: prompt.path, outputDir: input.outputDir, runsDir: input.runsDir });
   const trace = newTrace({ prompt, settings, demo: input.demo ?? false, estimate: toCostEstimate(estimate) });
   if (budgetWarning) trace.warnings.push(budgetWarning);
   return executeRun(folder, trace, deps, hooks);

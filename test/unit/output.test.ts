@@ -40,6 +40,8 @@ describe('output folder', () => {
     assert.equal(a.root, join(dir, 'cat.images', '20260102_030405'));
     assert.equal(b.root, a.root + '_2');
     assert.equal(c.root, a.root + '_3');
+    const elsewhere = await createRunFolder({ promptPath: prompt, runsDir: join(dir, 'runs'), now });
+    assert.equal(elsewhere.root, join(dir, 'runs', '20260102_030405'));
   });
 
   it('uses --output-dir itself when new or empty, and a suffix when it holds files', async () => {
