@@ -5,7 +5,9 @@
 import { createRunFolder } from './output';
 import { readPromptFile } from './prompt';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
+import type { ReplicateClient } from './replicate/client';
 import { openRunForResume } from './resume';
+import { recoverUnrecordedPredictions } from './resumeRecovery';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run';
 import { newTrace, resolveSettings, type RunRequestOptions } from './runPlan';
 import type { CostEstimate, GenerationTrace } from './trace';
@@ -37,9 +39,22 @@ export async function startRun(input: StartRunInput, deps: RunDeps, hooks: RunHo
   return executeRun(folder, trace, deps, hooks);
 }
 
-/** Finishes an interrupted run; a run that already succeeded is returned as it is. */
-export async function resumeRun(runDir: string, deps: RunDeps, hooks: RunHooks = {}): Promise<RunResult | { status: 'succeeded'; trace: GenerationTrace; runDir: string; alreadyFinished: true }> {
+/**
+ * Finishes an interrupted run; a run that already succeeded is returned as it is. With a client,
+ * predictions the run created but had no time to record are found and adopted first.
+ */
+export async function resumeRun(
+  runDir: string,
+  deps: RunDeps,
+  hooks: RunHooks = {},
+  client?: ReplicateClient,
+): Promise<RunResult | { status: 'succeeded'; trace: GenerationTrace; runDir: string; alreadyFinished: true }> {
   const run = await openRunForResume(runDir);
   if (run.finished) return { status: 'succeeded', trace: run.trace, runDir: run.folder.root, alreadyFinished: true };
+  if (client) {
+    for (const r of await recoverUnrecordedPredictions(client, run.trace, hooks.signal)) {
+      run.trace.warnings.push(`Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`);
+    }
+  }
   return executeRun(run.folder, run.trace, deps, hooks);
 }

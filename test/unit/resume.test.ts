@@ -135,6 +135,27 @@ describe('contact-sheet resume', function () {
     assert.equal((fx.fake.creates['black-forest-labs/flux-schnell'] ?? 0) - creates, 2, 'only the two missing images were created');
   });
 
+  it('finds and adopts a prediction the killed run created but had no time to record', async () => {
+    const { path } = await prompt();
+    const prompt0 = await readPromptFile(path);
+    const settings = resolveSettings(prompt0, { numVariations: 3, seed: 80, apiBaseUrl: fx.fake.url });
+    const folder = await createRunFolder({ promptPath: path });
+    const trace = newTrace({ prompt: prompt0, settings, demo: false, estimate: null });
+    await folder.writeJson('generation_trace.json', trace);
+    // Created on Replicate for image 2 (seed 81), but the trace never heard of it.
+    const unrecorded = fx.fake.seedPrediction('black-forest-labs/flux-schnell', { prompt: prompt0.text, seed: 81, aspect_ratio: '16:9', num_outputs: 1, output_format: 'png' });
+    // Someone else's prediction with another seed is left alone.
+    fx.fake.seedPrediction('black-forest-labs/flux-schnell', { prompt: prompt0.text, seed: 999, aspect_ratio: '16:9', num_outputs: 1, output_format: 'png' });
+    const creates = fx.fake.creates['black-forest-labs/flux-schnell'] ?? 0;
+
+    const io = fx.io();
+    assert.equal(await main(['resume', folder.root, ...fx.cliArgs()], io), 0, io.stderrText);
+    assert.match(io.stderrText, new RegExp(`Image 2: adopted prediction ${unrecorded}, created before the interruption`));
+    const done = await assertComplete(folder.root, 3);
+    assert.equal(done.images[1].prediction_id, unrecorded);
+    assert.equal((fx.fake.creates['black-forest-labs/flux-schnell'] ?? 0) - creates, 2);
+  });
+
   it('finishes a canceled run: kept images stay, canceled ones are made again, everything is re-ranked', async () => {
     const { dir, path } = await prompt();
     const runDir = join(dir, 'run');

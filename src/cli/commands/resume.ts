@@ -4,6 +4,7 @@
  * can be given again.
  */
 import { openRunForResume } from '../../core/resume';
+import { recoverUnrecordedPredictions } from '../../core/resumeRecovery';
 import type { Subcommand } from '../io';
 import { parseResumeOptions, RESUME_USAGE } from '../options';
 import { checkToken, cliLogger, exitCodeFor, makeClient, requireToken, runAndReport } from '../runSession';
@@ -25,5 +26,10 @@ export const resume: Subcommand = async (argv, io) => {
   const logger = cliLogger(io, opts.verbose);
   const client = makeClient(requireToken(io.env), opts, logger);
   await checkToken(client, io.signal);
+  for (const r of await recoverUnrecordedPredictions(client, run.trace, io.signal)) {
+    const note = `Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`;
+    run.trace.warnings.push(note);
+    io.stderr(note);
+  }
   return runAndReport(run.folder, run.trace, client, opts, io, logger);
 };
