@@ -19,6 +19,9 @@ export class ProgressReporter {
   private usd = 0;
   private models = '';
   private barShown = false;
+  private lastBar = '';
+  private lastCounts = '';
+  private lastDrawAt = 0;
   private readonly lastDownloadPercent = new Map<string, number>();
   private readonly lastStep = new Map<string, string>();
 
@@ -121,9 +124,17 @@ export class ProgressReporter {
     if (!this.opts.tty || this.total === 0) return;
     const done = Math.min(this.total, this.scored + this.failed);
     const filled = Math.round((done / this.total) * BAR_WIDTH);
-    const bar = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${this.saved}/${this.total} generated, ${this.scored}/${this.total} scored` +
-      `${this.failed ? `, ${this.failed} failed` : ''}, $${this.usd.toFixed(4)}${this.models ? ` · ${this.models}` : ''}`;
+    const counts = `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${this.saved}/${this.total} generated, ${this.scored}/${this.total} scored` +
+      `${this.failed ? `, ${this.failed} failed` : ''}, $${this.usd.toFixed(4)}`;
+    const bar = `${counts}${this.models ? ` · ${this.models}` : ''}`;
+    if (this.barShown && bar === this.lastBar) return;
+    // Download progress arrives many times a second: redraw for it at most every 200 ms.
+    const now = Date.now();
+    if (this.barShown && counts === this.lastCounts && now - this.lastDrawAt < 200) return;
     this.io.stderr(this.barShown ? `${REDRAW}${bar}` : bar);
     this.barShown = true;
+    this.lastBar = bar;
+    this.lastCounts = counts;
+    this.lastDrawAt = now;
   }
 }
