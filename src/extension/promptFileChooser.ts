@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { ContactSheetError } from '../core/errors';
 
@@ -21,7 +22,7 @@ export async function choosePromptFile(argument: unknown): Promise<vscode.Uri | 
 
 function requirePromptFile(uri: vscode.Uri): vscode.Uri {
   if (!isPromptFile(uri)) {
-    throw new ContactSheetError('bad-usage', `${uri.path.split('/').pop()} is not a prompt file.`, {
+    throw new ContactSheetError('bad-usage', `${posix.basename(uri.path)} is not a prompt file.`, {
       action: 'Choose a .txt or .md file that contains the prompt.',
     });
   }

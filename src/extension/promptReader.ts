@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { ContactSheetError } from '../core/errors';
-import { MAX_PROMPT_FILE_BYTES, parsePromptBytes, type Prompt } from '../core/prompt';
+import { MAX_PROMPT_FILE_BYTES, parsePromptBytes, type PromptFile } from '../core/prompt';
 import type { PromptView } from '../shared/protocol';
 
 export interface LoadedPrompt {
-  prompt: Prompt;
+  prompt: PromptFile;
   view: PromptView;
 }
 
@@ -29,7 +29,7 @@ export async function readPrompt(uri: vscode.Uri): Promise<LoadedPrompt> {
     });
   }
   const format = uri.path.toLowerCase().endsWith('.md') ? 'md' : 'txt';
-  const prompt = parsePromptBytes(Buffer.from(bytes), format, displayPath);
+  const prompt: PromptFile = { ...parsePromptBytes(Buffer.from(bytes), format, displayPath), path: uri.fsPath, format };
   return {
     prompt,
     view: {

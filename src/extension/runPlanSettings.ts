@@ -1,5 +1,6 @@
+import { posix } from 'node:path';
 import * as vscode from 'vscode';
-import type { Prompt } from '../core/prompt';
+import type { Prompt, PromptFile } from '../core/prompt';
 import { resolveSettings, type RunRequestOptions } from '../core/runPlan';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import type { PlanAspectRatio, RunPlanView } from '../shared/protocol';
@@ -14,11 +15,10 @@ void aspectRatiosMatch;
  * run will do. Precedence: the prompt's front matter, then settings the user set explicitly
  * (folder, workspace or user scope), then the engine's defaults.
  */
-export function readRunPlan(promptUri: vscode.Uri, prompt: Prompt): RunPlanView {
+export function readRunPlan(promptUri: vscode.Uri, prompt: PromptFile): RunPlanView {
   const config = vscode.workspace.getConfiguration('contactSheet', promptUri);
-  const format = promptUri.path.toLowerCase().endsWith('.md') ? 'md' : 'txt';
   // The plan shows "random" for an unseeded run; the engine draws the real seed when it starts.
-  const settings = resolveSettings({ ...prompt, path: promptUri.fsPath, format }, runRequestFromSettings(config, prompt), () => 0);
+  const settings = resolveSettings(prompt, runRequestFromSettings(config, prompt), () => 0);
   return {
     model: settings.primary_model,
     fallbackModels: settings.fallback_models,
@@ -58,7 +58,7 @@ function explicit<T>(config: vscode.WorkspaceConfiguration, key: string): T | un
 /** Where the run folder goes, as the user should read it (the engine decides the real path). */
 function describeOutputFolder(promptUri: vscode.Uri, setting: string): string {
   if (setting.trim()) return setting.trim();
-  const stem = promptUri.path.split('/').pop()!.replace(/\.[^.]+$/, '');
+  const stem = posix.basename(promptUri.path, posix.extname(promptUri.path));
   const folder = vscode.Uri.joinPath(promptUri, '..', `${stem}.images`);
   return `${vscode.workspace.asRelativePath(folder)}/<timestamp>`;
 }

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { ContactSheetError, toContactSheetError } from '../../core/errors';
 import { MessageEndpoint } from '../../shared/messageEndpoint';
@@ -31,7 +32,7 @@ export class ResultsPanel {
       RESULTS_VIEW_TYPE,
       panelTitle(promptUri),
       { viewColumn: vscode.ViewColumn.Active },
-      { ...getWebviewOptions(services.context.extensionUri), retainContextWhenHidden: false },
+      getWebviewOptions(services.context.extensionUri),
     );
     return new ResultsPanel(services, panel, promptUri);
   }
@@ -86,7 +87,7 @@ export class ResultsPanel {
   /** Pushes fresh state when the prompt file or the settings change. */
   private watchInputs(): vscode.Disposable[] {
     const folder = vscode.Uri.joinPath(this.promptUri, '..');
-    const name = this.promptUri.path.split('/').pop()!;
+    const name = posix.basename(this.promptUri.path);
     const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, name));
     const refresh = () => void this.pushState();
     return [
@@ -130,5 +131,5 @@ export class ResultsPanel {
 }
 
 function panelTitle(promptUri: vscode.Uri): string {
-  return `Contact Sheet: ${promptUri.path.split('/').pop()}`;
+  return `Contact Sheet: ${posix.basename(promptUri.path)}`;
 }
