@@ -18,6 +18,7 @@ import { newTrace, resolveSettings, seedsFrom, type RunRequestOptions } from '..
 import { parsePromptText, type PromptFile } from '../../src/core/prompt';
 import { createScorer } from '../../src/core/scoring/scorer';
 import type { GenerationTrace } from '../../src/core/trace';
+import { DEMO_NOTICE, renderSummaryMarkdown } from '../../src/core/summary';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
 import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
 
@@ -272,5 +273,21 @@ describe('run plan (flags > front matter > defaults)', () => {
   it('seeds wrap within the 32-bit range and reject values outside it', () => {
     assert.deepEqual(seedsFrom(4294967294, 3), [4294967294, 4294967295, 0]);
     assert.throws(() => seedsFrom(-1, 1), (e: { code?: string }) => e.code === 'bad-usage');
+  });
+});
+
+describe('summary.md', () => {
+  it('escapes prompt text, names the demo, lists failures and the error with its action', () => {
+    const prompt: PromptFile = { ...parsePromptText('a cat | a dog\n<b>bold</b> *x*', 'txt'), path: '/p/x.txt', format: 'txt' };
+    const trace = newTrace({ prompt, settings: resolveSettings(prompt, { numVariations: 2, seed: 1 }), demo: true, estimate: null });
+    trace.status = 'partial';
+    Object.assign(trace.images[1], { status: 'failed', error: { code: 'prediction-refused', message: 'flagged', action: 'Rephrase.' } });
+    trace.error = { code: 'prediction-failed', message: '1 image(s) failed.', action: 'Run resume.' };
+    const md = renderSummaryMarkdown(trace);
+    assert.ok(md.includes(`> **${DEMO_NOTICE}**`));
+    assert.ok(md.includes('- **Prompt:** a cat \\| a dog \\<b\\>bold\\</b\\> \\*x\\*'), md);
+    assert.match(md, /## Failed images\n\n- Image 2 \(seed 2\): \[prediction-refused\] flagged/);
+    assert.match(md, /## Error\n\n\[prediction-failed\] 1 image\(s\) failed\.\n\nRun resume\./);
+    assert.match(md, /- \*\*Status:\*\* partial: 0 of 2 images, 1 failed, 1 not finished/);
   });
 });
