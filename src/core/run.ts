@@ -28,8 +28,10 @@ export interface GenerationOutcome {
 export interface RunDeps {
   /** Runs the predictions (src/core/replicate's generateImages with a client and pricing bound). */
   generate(req: GenerationRequest, onEvent: (e: GenerationEvent) => void): Promise<GenerationOutcome>;
-  /** Makes the scorer for this run; the run disposes it. */
+  /** Gives the scorer for this run; the run disposes it unless `keepScorer` is set. */
   createScorer(onProgress: (p: ScorerProgress) => void): Scorer;
+  /** The scorer outlives the run (the extension keeps one, models loaded, across runs). */
+  keepScorer?: boolean;
   logger?: Logger;
 }
 
@@ -170,7 +172,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   // Every image that finished generating is saved and scored before ranking.
   await images.settled();
   const state = await scorerReady;
-  await scorer.dispose().catch(() => undefined);
+  if (!deps.keepScorer) await scorer.dispose().catch(() => undefined);
 
   trace.timings.scoring_ms = images.scoringBusyMs;
   if (images.firstImageAt !== null) trace.timings.first_image_ms = images.firstImageAt - started;

@@ -32,7 +32,10 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
   after(async () => {
     await fx?.close();
   });
+  let scorersToDispose: { dispose(): Promise<void> }[] = [];
   afterEach(async () => {
+    for (const sc of scorersToDispose) await sc.dispose();
+    scorersToDispose = [];
     for (const d of caseDirs) await rm(d, { recursive: true, force: true });
     caseDirs = [];
   });
@@ -217,14 +220,15 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     const { dir, path } = await writePrompt(fx.root, 'cat.txt', '---\nnum_variations: 2\nseed: 5\n---\nA cat');
     caseDirs.push(dir);
     const client = new ReplicateClient({ token: fx.fake.token, baseUrl: fx.fake.url, pollIntervalMs: 50 });
+    // One scorer for both runs, as the extension keeps one: the runs must not dispose it.
+    const shared = createScorer({ modelsDir: fx.modelsDir, precision: 'int8', enabled: { pickscore: true, clip_score: true, vqascore: false, aesthetic: true }, lowMemory: false, executionProviders: ['cpu'], intraOpNumThreads: 1, allowDownload: true, hubEndpoint: fx.hub.url, manifestPath: fx.tiny.manifestPath });
+    let disposals = 0;
     const deps: RunDeps = {
       generate: (req, onEvent) => generateImages(client, req, onEvent),
-      createScorer: (onProgress) =>
-        createScorer(
-          { modelsDir: fx.modelsDir, precision: 'int8', enabled: { pickscore: true, clip_score: true, vqascore: false, aesthetic: true }, lowMemory: false, executionProviders: ['cpu'], intraOpNumThreads: 1, allowDownload: true, hubEndpoint: fx.hub.url, manifestPath: fx.tiny.manifestPath },
-          { onProgress },
-        ),
+      createScorer: () => ({ setPrompt: (p, s) => shared.setPrompt(p, s), scoreImage: (b, s) => shared.scoreImage(b, s), describe: () => shared.describe(), dispose: async () => void disposals++ }),
+      keepScorer: true,
     };
+    scorersToDispose.push(shared);
     await assert.rejects(startEngineRun({ promptPath: path, request: { budgetUsd: 0.001 } }, deps), (e: { code?: string }) => e.code === 'budget-exceeded');
     assert.deepEqual((await readdir(dir)).sort(), ['cat.txt']);
     const result = await startEngineRun({ promptPath: path, request: { apiBaseUrl: fx.fake.url, disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') }, deps);
@@ -235,6 +239,9 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.match(result.trace.scoring_models?.pickscore ?? '', /int8/);
     const again = await resumeRun(result.runDir, deps);
     assert.ok('alreadyFinished' in again && again.alreadyFinished);
+    const second = await startEngineRun({ promptPath: path, request: { apiBaseUrl: fx.fake.url, disabledMetrics: ['vqascore'], precision: 'int8', numVariations: 1 } }, deps);
+    assert.equal(second.status, 'succeeded');
+    assert.equal(disposals, 0, 'a kept scorer is not disposed by the runs');
   });
 
   it('the run folder opens again for readers (RunFolder.open resolves the real path)', async () => {
