@@ -10,6 +10,7 @@
 import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from '../core/errors';
 import { isEnvelope, type Envelope, type RequestMap, type ResponseEnvelope } from './protocol';
 
+/** Posts one envelope; VS Code's webview.postMessage resolves false when nothing received it. */
 export type PostMessage = (message: Envelope<unknown>) => unknown;
 
 /** Answers one kind of incoming request; `progress` sends chunks before the answer. */
@@ -84,12 +85,13 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
       };
       this.pending.set(id, entry);
       entry.restartTimer();
+      const fail = (e: unknown) => this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() });
       try {
-        void Promise.resolve(this.options.post({ kind: 'request', id, body: request })).catch((e: unknown) =>
-          this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() }),
-        );
+        void Promise.resolve(this.options.post({ kind: 'request', id, body: request })).then((delivered) => {
+          if (delivered === false) fail(new ContactSheetError('internal', `"${request.type}" could not be delivered: the panel is not live.`));
+        }, fail);
       } catch (e) {
-        this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() });
+        fail(e);
       }
     });
   }

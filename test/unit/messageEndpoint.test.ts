@@ -192,6 +192,17 @@ describe('MessageEndpoint (host ⇄ webview requests)', () => {
     assert.equal(endpoint.pendingCount, 0);
   });
 
+  it('rejects at once when the post reports it was not delivered', async () => {
+    const endpoint = new MessageEndpoint<WebviewEvent, HostRequests, HostEvent, WebviewRequests>({
+      post: () => Promise.resolve(false),
+      onEvent: () => {},
+      requestHandlers: { 'webview/ping': () => 'pong' as const },
+    });
+    const error = await rejection(endpoint.sendRequest({ type: 'webview/ready' }, { timeoutMs: 60_000 }));
+    assert.match(error.message, /could not be delivered/);
+    assert.equal(endpoint.pendingCount, 0);
+  });
+
   it('reports malformed and unsolicited messages without acting on them', () => {
     pair = connect(defaultHandlers);
     pair.host.handleMessage('just a string');
