@@ -27,13 +27,14 @@ export const generate: Subcommand = async (argv, io) => {
   const prompt = await readPromptFile(opts.promptFile);
   const settings = resolveSettings(prompt, opts.request);
   const pricing = loadPricing();
-  const estimate = toCostEstimate(estimateRunCost(settings.models, settings.num_variations, pricing));
+  const rawEstimate = estimateRunCost(settings.models, settings.num_variations, pricing);
+  const estimate = toCostEstimate(rawEstimate);
   if (opts.dryRun) return printPlan(prompt, settings, estimate, opts, io);
 
   const logger = cliLogger(io, opts.verbose);
   const token = requireToken(io.env);
   // Before anything is spent or created: the budget, then the token.
-  const budgetWarning = checkBudget({ usd: estimate.usd, perImage: estimate.per_image, source: estimate.source, basis: estimate.basis }, settings.budget_usd);
+  const budgetWarning = checkBudget(rawEstimate, settings.budget_usd);
   if (budgetWarning) io.stderr(`warning: ${budgetWarning}`);
   const client = makeClient(token, opts, logger);
   await checkToken(client, io.signal);
