@@ -163,10 +163,10 @@ describe('contact-sheet resume', function () {
     const createsBefore = totalCreates(fx);
     const io = fx.io({ signal: controller.signal });
     const running = main(['generate', path, '-n', '3', '--seed', '90', '--concurrency', '1', '--output-dir', runDir, ...fx.cliArgs()], io);
-    // Cancel as soon as the first image is on disk.
-    while (!existsSync(join(runDir, 'pending')) || (await readdir(join(runDir, 'pending'))).filter((f) => f.endsWith('.png')).length === 0) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Cancel as soon as the first image is on disk (bounded: the run may also end on its own).
+    const imageOnDisk = async () => existsSync(join(runDir, 'pending')) && (await readdir(join(runDir, 'pending'))).some((f) => f.endsWith('.png'));
+    const deadline = Date.now() + 60_000;
+    while (!(await imageOnDisk()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
     assert.equal(await running, 1, 'a canceled run exits 1');
     const canceled = await readTraceFile(runDir);
