@@ -3,7 +3,8 @@
  * from the model's equations, not from the ONNX graph builder. Tests compare converted graphs to
  * it. Slow by design (plain loops): use it on tiny models only.
  */
-import { floatToHalf, halfToFloat, type TensorToWrite } from '../../src/core/models/safetensors';
+import { fromHalfBits, toHalfBits } from '../../src/core/models/float16';
+import type { TensorToWrite } from '../../src/core/models/safetensors';
 import type { ClipArchConfig, ClipEncoderConfig } from '../../src/core/models/convert/clipConfig';
 
 type Weights = Record<string, TensorToWrite>;
@@ -20,7 +21,7 @@ function values(w: Weights, name: string): Float64Array {
   const t = w[name];
   if (!t) throw new Error(`reference: missing tensor ${name}`);
   const out = Float64Array.from(t.data);
-  if (t.dtype === 'F16') for (let i = 0; i < out.length; i++) out[i] = halfToFloat(floatToHalf(out[i]));
+  if (t.dtype === 'F16') for (let i = 0; i < out.length; i++) out[i] = fromHalfBits(toHalfBits(out[i]));
   return out;
 }
 

@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SafetensorsFile, writeSafetensors, floatToHalf, halfToFloat } from '../../src/core/models/safetensors';
+import { fromHalfBits, toHalfBits } from '../../src/core/models/float16';
+import { SafetensorsFile, writeSafetensors } from '../../src/core/models/safetensors';
 
 describe('safetensors', () => {
   let dir: string;
@@ -29,7 +30,7 @@ describe('safetensors', () => {
   });
 
   it('half conversion is exact on representable values', () => {
-    for (const v of [0, 1, -1, 0.5, 2048, -65504, 6.103515625e-5]) assert.equal(halfToFloat(floatToHalf(v)), v);
+    for (const v of [0, 1, -1, 0.5, 2048, -65504, 6.103515625e-5]) assert.equal(fromHalfBits(toHalfBits(v)), v);
   });
 
   it('rejects a truncated file with a model-format error', async () => {

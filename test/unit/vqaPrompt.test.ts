@@ -7,7 +7,7 @@ import {
   withoutSpecialTokens,
 } from '../../src/core/scoring/vqa/chatPrompt';
 import { describeSmolVlmVariant, parseSmolVlmVariant, smolVlmRequiredFiles } from '../../src/core/scoring/vqa/smolvlmVariant';
-import { fromHalfBits, toHalfBits } from '../../src/core/scoring/vqa/float16';
+import { fromHalfBits, toHalfBits } from '../../src/core/models/float16';
 import { ContactSheetError } from '../../src/core/errors';
 
 describe('VQAScore question and SmolVLM chat prompt', () => {

@@ -5,6 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { ContactSheetError } from '../errors';
+import { fromHalfBits, toHalfBits } from './float16';
+
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I8' | 'U8';
 
@@ -114,7 +116,7 @@ export function toFloat32(raw: Buffer, dtype: SafetensorsDtype, what: string): F
       for (let i = 0; i < n; i++) out[i] = raw.readDoubleLE(i * 8);
       return out;
     case 'F16':
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(raw.readUInt16LE(i * 2));
+      for (let i = 0; i < n; i++) out[i] = fromHalfBits(raw.readUInt16LE(i * 2));
       return out;
     case 'BF16': {
       const u32 = new Uint32Array(out.buffer);
@@ -126,14 +128,6 @@ export function toFloat32(raw: Buffer, dtype: SafetensorsDtype, what: string): F
   }
 }
 
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 export interface TensorToWrite {
   dtype?: 'F32' | 'F16';
@@ -159,7 +153,7 @@ export async function writeSafetensors(
       buf = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     } else {
       buf = Buffer.alloc(count * 2);
-      for (let i = 0; i < count; i++) buf.writeUInt16LE(floatToHalf(t.data[i]), i * 2);
+      for (let i = 0; i < count; i++) buf.writeUInt16LE(toHalfBits(t.data[i]), i * 2);
     }
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + buf.length] };
     chunks.push(buf);
@@ -172,31 +166,4 @@ export async function writeSafetensors(
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBuf.length));
   await fs.writeFile(path, Buffer.concat([len, headerBuf, ...chunks]));
-}
-
-export function floatToHalf(v: number): number {
-  const f32 = new Float32Array([v]);
-  const x = new Uint32Array(f32.buffer)[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant = (mant | 0x800000) >> (1 - e);
-    if (mant & 0x1000 && (mant & 0x2fff) !== 0) mant += 0x2000;
-    return sign | (mant >> 13);
-  }
-  // round to nearest even
-  if (mant & 0x1000 && (mant & 0x2fff) !== 0) {
-    mant += 0x2000;
-    if (mant & 0x800000) {
-      mant = 0;
-      e += 1;
-      if (e >= 31) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | (mant >> 13);
 }

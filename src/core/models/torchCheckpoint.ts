@@ -10,7 +10,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { ContactSheetError } from '../errors';
-import { halfToFloat } from './safetensors';
+import { fromHalfBits } from './float16';
 
 export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
@@ -545,7 +545,7 @@ function decodeStorage(raw: Buffer, dtype: TorchDtype, n: number): Float32Array 
       new Uint8Array(out.buffer).set(raw.subarray(0, n * 4));
       return out;
     case 'float16':
-      for (let i = 0; i < n; i++) out[i] = halfToFloat(raw.readUInt16LE(i * 2));
+      for (let i = 0; i < n; i++) out[i] = fromHalfBits(raw.readUInt16LE(i * 2));
       return out;
     case 'bfloat16': {
       const u32 = new Uint32Array(out.buffer);

@@ -20,7 +20,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ContactSheetError, throwIfAborted } from '../../errors';
 import { createSession, ort } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
-import { floatsToHalf, halfToFloats } from './float16';
+import { floatsToHalf, halfToFloats } from '../../models/float16';
 import { idefics3Preprocess, type Idefics3ResizeMode } from './idefics3Preprocess';
 import { readJsonFile, readSmolVlmConfig, VQA_REDOWNLOAD_ACTION, type SmolVlmConfig } from './smolvlmConfig';
 import {

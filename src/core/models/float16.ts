@@ -1,7 +1,7 @@
 /**
- * IEEE half-precision conversion for the published fp16/q4f16 graphs, whose float inputs and
- * outputs are float16 (onnxruntime-node takes and returns them as Uint16Array; Node 20 has no
- * Float16Array).
+ * IEEE half-precision conversion: fp16 checkpoints (safetensors F16) and the published fp16/q4f16
+ * graphs, whose float inputs and outputs are float16 (onnxruntime-node takes and returns them as
+ * Uint16Array; Node 20 has no Float16Array).
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
