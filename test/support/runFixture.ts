@@ -88,16 +88,3 @@ export async function writePrompt(parent: string, name: string, content: string)
   return { dir, path };
 }
 
-/**
- * main() loads subcommands with a dynamic import(), which the tsx/cjs hook of the unit-test
- * config cannot resolve for .ts files; tsx's ESM hook can. Registered once per process.
- */
-let esmHookRegistered = false;
-export async function registerTsxEsmHook(): Promise<void> {
-  if (esmHookRegistered) return;
-  // A variable specifier: the project's "node" module resolution does not read package exports.
-  const specifier = 'tsx/esm/api';
-  const api = (await import(specifier)) as { register: () => unknown };
-  api.register();
-  esmHookRegistered = true;
-}

@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main';
 import type { GenerationTrace } from '../../src/core/trace';
 import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
-import { registerTsxEsmHook, startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
 
 const ANSI = /\x1b\[/;
 const totalCreates = (fx: RunFixture) => Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
@@ -21,7 +21,6 @@ describe('contact-sheet generate (CLI)', function () {
   let fx: RunFixture;
   let caseDirs: string[] = [];
   before(async () => {
-    await registerTsxEsmHook();
     fx = await startRunFixture({ processingMs: 200 });
   });
   after(async () => {

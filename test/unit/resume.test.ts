@@ -16,7 +16,7 @@ import { newTrace, resolveSettings } from '../../src/core/runPlan';
 import type { GenerationTrace } from '../../src/core/trace';
 import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
 import { checkSchema, TRACE_SPEC } from '../support/runSchema';
-import { registerTsxEsmHook, startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
 
 const totalCreates = (fx: RunFixture) => Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
 const readTraceFile = async (dir: string) => JSON.parse(await readFile(join(dir, 'generation_trace.json'), 'utf8')) as GenerationTrace;
@@ -44,7 +44,6 @@ describe('contact-sheet resume', function () {
   let fx: RunFixture;
   let caseDirs: string[] = [];
   before(async () => {
-    await registerTsxEsmHook();
     fx = await startRunFixture({ processingMs: 1500 });
   });
   after(async () => {
