@@ -9,7 +9,7 @@ import {
   resizeShortSideAndCrop,
 } from '../../src/core/scoring/clipPreprocess';
 import { decodeRgb } from '../../src/core/scoring/imageDecode';
-import { pillowBicubicResize } from '../../src/core/scoring/pillowBicubic';
+import { pillowBicubicResize } from '../../src/core/scoring/pillowResample';
 import { ContactSheetError } from '../../src/core/errors';
 
 // Reference values come from Pillow 9.4 + numpy (test/fixtures/preprocess/make_reference.py,

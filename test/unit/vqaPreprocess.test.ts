@@ -10,7 +10,7 @@ import {
   longestEdgeSize,
   type Idefics3PreprocessConfig,
 } from '../../src/core/scoring/vqa/idefics3Preprocess';
-import { pillowResize, type RawImage } from '../../src/core/scoring/vqa/pillowResample';
+import { pillowResize, type RawImage } from '../../src/core/scoring/pillowResample';
 import { ContactSheetError } from '../../src/core/errors';
 
 /** SmolVLM-256M-Instruct's preprocessor_config.json values. */

@@ -7,7 +7,7 @@
  */
 import { ContactSheetError, throwIfAborted } from '../errors';
 import { decodeRgb, type RgbImage } from './imageDecode';
-import { pillowBicubicResize, type ResizeWindow } from './pillowBicubic';
+import { pillowBicubicResize, type ResizeWindow } from './pillowResample';
 
 export interface ClipImageConfig {
   /** Shortest edge after resizing. */

@@ -25,7 +25,7 @@
  */
 import sharp from 'sharp';
 import { ContactSheetError } from '../../errors';
-import { pillowFilterFromCode, pillowResize, type PillowFilter, type RawImage } from './pillowResample';
+import { pillowFilterFromCode, pillowResize, type PillowFilter, type RawImage } from '../pillowResample';
 
 export interface Idefics3PreprocessConfig {
   /** First resize: longest edge (size.longest_edge). */
