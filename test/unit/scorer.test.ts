@@ -205,6 +205,27 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
     asScore((await scorer.scoreImage(await testImage('fox'))).clip_score);
   });
 
+  it('dispose right after a canceled in-flight score waits for onnxruntime instead of crashing', async () => {
+    const image = await testImage('fox');
+    for (let delayMs = 0; delayMs <= 30; delayMs += 1) {
+      const scorer = make(config());
+      await scorer.setPrompt(PROMPT);
+      const controller = new AbortController();
+      const pending = scorer.scoreImage(image, controller.signal);
+      setTimeout(() => controller.abort(), delayMs);
+      const outcome = await pending.then(
+        () => 'scored',
+        (e: { code?: string }) => e.code,
+      );
+      assert.ok(outcome === 'canceled' || outcome === 'scored', `outcome ${outcome}`);
+      await scorer.dispose();
+    }
+    // Still alive (a native crash would have taken the test process down): a new scorer works.
+    const again = make(config({ enabled: { pickscore: false, clip_score: true, aesthetic: false, vqascore: false } }));
+    await again.setPrompt(PROMPT);
+    asScore((await again.scoreImage(image)).clip_score);
+  });
+
   it('int8 precision converts its own graphs and stays close to fp32', async () => {
     const enabled = { pickscore: true, clip_score: true, aesthetic: false, vqascore: false };
     const fp32 = make(config({ enabled }), { inProcess: true });

@@ -313,6 +313,10 @@ export class ScoringEngine {
   }
 
   async dispose(): Promise<void> {
+    // Never release a session while onnxruntime is still running it (a native crash): wait for
+    // the queued work, which a canceled caller has stopped waiting for but which still runs.
+    await this.queue.catch(() => undefined);
+    await this.prompt?.catch(() => undefined);
     const towers = await Promise.allSettled([...this.towers.values()]);
     await Promise.all(towers.map((t) => (t.status === 'fulfilled' ? t.value.dispose() : undefined)));
     if (this.vqaPromise) {
