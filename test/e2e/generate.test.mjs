@@ -7,6 +7,7 @@ import { launchChromium, startCodeServer } from '../../scripts/codeServer.mjs';
 import { packageExtension } from '../../scripts/package.mjs';
 import {
   activeWebview,
+  chooseContextMenuItem,
   closeAllEditors,
   explorerRow,
   openWorkbench,
@@ -79,9 +80,7 @@ describe('Contact Sheet VSIX in code-server (e2e)', function () {
     const fox = explorerRow(page, 'fox.md');
     await fox.waitFor({ timeout: 30_000 });
     await fox.click({ button: 'right' });
-    const item = page.locator('.monaco-menu .action-item', { hasText: 'Generate Images from Prompt' });
-    await item.waitFor({ timeout: 30_000 });
-    await item.click();
+    await chooseContextMenuItem(page, 'Generate Images from Prompt');
     const webview = activeWebview(page);
     assert.equal(await waitForText(webview.locator('[data-testid=prompt-text]'), FOX), FOX);
     assert.equal(await webview.locator('[data-testid=prompt-extras-negative]').textContent(), 'text, watermark');

@@ -45,6 +45,26 @@ export async function runCommand(page, title, timeoutMs = 120_000) {
   await page.keyboard.press('Enter');
 }
 
+/**
+ * Chooses an item of the open context menu. The menu may drop a click that lands right after it
+ * opened (it guards against the right-click's own mouse-up), so the hovered item is confirmed
+ * with Enter while the menu stays open.
+ */
+export async function chooseContextMenuItem(page, label) {
+  const menu = page.locator('.monaco-menu');
+  const item = menu.locator('.action-item', { hasText: label });
+  await item.waitFor({ timeout: UI_TIMEOUT_MS });
+  await item.hover();
+  await item.click();
+  const deadline = Date.now() + UI_TIMEOUT_MS;
+  while ((await menu.isVisible()) && Date.now() < deadline) {
+    await item.hover();
+    await page.keyboard.press('Enter');
+    await menu.waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => {});
+  }
+  if (await menu.isVisible()) throw new Error(`the context menu stayed open after choosing "${label}"`);
+}
+
 /** Picks an entry in an open quick pick by (part of) its label. */
 export async function pickQuickItem(page, filter, label) {
   const input = page.locator('.quick-input-widget input');
