@@ -5,7 +5,8 @@
  */
 import { promises as fs } from 'node:fs';
 import { ContactSheetError } from '../errors';
-import { fromHalfBits, toHalfBits } from './float16';
+import { toHalfBits } from './float16';
+import { decodeToFloat32, type StorageDtype } from './tensorDecode';
 
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I8' | 'U8';
@@ -105,27 +106,12 @@ export class SafetensorsFile {
   }
 }
 
+const FLOAT_STORAGE: Partial<Record<SafetensorsDtype, StorageDtype>> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64' };
+
 export function toFloat32(raw: Buffer, dtype: SafetensorsDtype, what: string): Float32Array {
-  const n = raw.length / BYTES_PER[dtype];
-  const out = new Float32Array(n);
-  switch (dtype) {
-    case 'F32':
-      for (let i = 0; i < n; i++) out[i] = raw.readFloatLE(i * 4);
-      return out;
-    case 'F64':
-      for (let i = 0; i < n; i++) out[i] = raw.readDoubleLE(i * 8);
-      return out;
-    case 'F16':
-      for (let i = 0; i < n; i++) out[i] = fromHalfBits(raw.readUInt16LE(i * 2));
-      return out;
-    case 'BF16': {
-      const u32 = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u32[i] = raw.readUInt16LE(i * 2) << 16;
-      return out;
-    }
-    default:
-      throw new ContactSheetError('model-format', `${what} has dtype ${dtype}, expected a float type.`);
-  }
+  const storage = FLOAT_STORAGE[dtype];
+  if (!storage) throw new ContactSheetError('model-format', `${what} has dtype ${dtype}, expected a float type.`);
+  return decodeToFloat32(raw, storage, raw.length / BYTES_PER[dtype]);
 }
 
 

@@ -10,9 +10,9 @@
  */
 import { promises as fs } from 'node:fs';
 import { ContactSheetError } from '../errors';
-import { fromHalfBits } from './float16';
+import { decodeToFloat32, STORAGE_BYTES, type StorageDtype } from './tensorDecode';
 
-export type TorchDtype = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TorchDtype = StorageDtype;
 
 export interface TorchTensor {
   dtype: TorchDtype;
@@ -28,17 +28,17 @@ export interface TorchTensor {
 
 export type TorchStateDict = Record<string, TorchTensor>;
 
-const STORAGE_DTYPES: Record<string, { dtype: TorchDtype; bytes: number }> = {
-  FloatStorage: { dtype: 'float32', bytes: 4 },
-  HalfStorage: { dtype: 'float16', bytes: 2 },
-  BFloat16Storage: { dtype: 'bfloat16', bytes: 2 },
-  DoubleStorage: { dtype: 'float64', bytes: 8 },
-  LongStorage: { dtype: 'int64', bytes: 8 },
-  IntStorage: { dtype: 'int32', bytes: 4 },
-  ShortStorage: { dtype: 'int16', bytes: 2 },
-  CharStorage: { dtype: 'int8', bytes: 1 },
-  ByteStorage: { dtype: 'uint8', bytes: 1 },
-  BoolStorage: { dtype: 'bool', bytes: 1 },
+const STORAGE_DTYPES: Record<string, TorchDtype> = {
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  DoubleStorage: 'float64',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 function formatError(path: string, what: string): ContactSheetError {
@@ -246,8 +246,8 @@ function persistentLoad(pid: unknown, path: string): StorageRef {
   const [, type, key, location, numel] = pid as [string, unknown, unknown, unknown, unknown];
   if (!(type instanceof PyGlobal) || type.module !== 'torch' || !(type.name in STORAGE_DTYPES)) throw formatError(path, 'unknown storage type');
   if (typeof key !== 'string' || typeof location !== 'string' || typeof numel !== 'number') throw formatError(path, 'bad storage reference');
-  const info = STORAGE_DTYPES[type.name];
-  return new StorageRef(info.dtype, info.bytes, key, location, numel);
+  const dtype = STORAGE_DTYPES[type.name];
+  return new StorageRef(dtype, STORAGE_BYTES[dtype], key, location, numel);
 }
 
 export function unpickleStateDict(data: Buffer, path: string): unknown {
@@ -532,46 +532,9 @@ async function loadStorage(zip: ZipArchive, prefix: string, ref: StorageRef, cac
   if (!entry) throw formatError(path, `storage ${ref.key} is missing`);
   if (entry.size < ref.numel * ref.elementBytes) throw formatError(path, `storage ${ref.key} is shorter than its ${ref.numel} elements`);
   const raw = await zip.read(entry, 0, ref.numel * ref.elementBytes);
-  const values = decodeStorage(raw, ref.dtype, ref.numel);
+  const values = decodeToFloat32(raw, ref.dtype, ref.numel);
   cache.set(ref.key, values);
   return values;
-}
-
-function decodeStorage(raw: Buffer, dtype: TorchDtype, n: number): Float32Array {
-  const out = new Float32Array(n);
-  switch (dtype) {
-    case 'float32':
-      // Copy through an aligned buffer: zip entries need not be 4-byte aligned in memory.
-      new Uint8Array(out.buffer).set(raw.subarray(0, n * 4));
-      return out;
-    case 'float16':
-      for (let i = 0; i < n; i++) out[i] = fromHalfBits(raw.readUInt16LE(i * 2));
-      return out;
-    case 'bfloat16': {
-      const u32 = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) u32[i] = raw.readUInt16LE(i * 2) << 16;
-      return out;
-    }
-    case 'float64':
-      for (let i = 0; i < n; i++) out[i] = raw.readDoubleLE(i * 8);
-      return out;
-    case 'int64':
-      for (let i = 0; i < n; i++) out[i] = Number(raw.readBigInt64LE(i * 8));
-      return out;
-    case 'int32':
-      for (let i = 0; i < n; i++) out[i] = raw.readInt32LE(i * 4);
-      return out;
-    case 'int16':
-      for (let i = 0; i < n; i++) out[i] = raw.readInt16LE(i * 2);
-      return out;
-    case 'int8':
-      for (let i = 0; i < n; i++) out[i] = raw.readInt8(i);
-      return out;
-    case 'uint8':
-    case 'bool':
-      for (let i = 0; i < n; i++) out[i] = raw[i];
-      return out;
-  }
 }
 
 function materialize(view: TensorView, storage: Float32Array, path: string, name: string): TorchTensor {
