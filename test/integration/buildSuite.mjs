@@ -16,8 +16,9 @@ export async function buildSuite() {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    // mocha is resolved from this checkout's node_modules at run time; vscode from the host.
-    external: ['vscode', 'mocha'],
+    // mocha and the native packages are resolved from this checkout's node_modules at run time;
+    // vscode from the host.
+    external: ['vscode', 'mocha', 'sharp', 'onnxruntime-node'],
     logLevel: 'warning',
   });
   return join(suiteOutDir, 'index.js');

@@ -22,10 +22,12 @@ describe('extension manifest (package.json)', () => {
     const titles = Object.fromEntries(manifest.contributes.commands.map((c) => [c.command, c.title]));
     assert.equal(titles['contactSheet.generate'], 'Generate Images from Prompt');
     assert.equal(titles['contactSheet.setApiToken'], 'Set Replicate API Token');
+    assert.equal(titles['contactSheet.downloadModels'], 'Download Scoring Models');
   });
 
   it('activates lazily: on its commands and to restore its panel', () => {
     assert.deepEqual(manifest.activationEvents.sort(), [
+      'onCommand:contactSheet.downloadModels',
       'onCommand:contactSheet.generate',
       'onCommand:contactSheet.setApiToken',
       'onWebviewPanel:contactSheet.results',
@@ -65,6 +67,8 @@ describe('extension manifest (package.json)', () => {
       'scoring.lowMemory': false,
       'scoring.vqascore': true,
       'scoring.executionProviders': ['cpu'],
+      'scoring.modelsDir': '',
+      'scoring.hubEndpoint': '',
     });
     assert.deepEqual(p['contactSheet.aspectRatio'].enum, ['1:1', '4:3', '3:4', '16:9', '9:16']);
     assert.deepEqual([p['contactSheet.numVariations'].minimum, p['contactSheet.numVariations'].maximum], [1, 16]);

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { toContactSheetError } from '../../core/errors';
 import type { CommandId } from '../commandIds';
 import type { ExtensionServices } from '../extensionServices';
+import { downloadModels } from './downloadModels';
 import { generateFromPrompt } from './generateFromPrompt';
 import { setApiToken } from './setApiToken';
 
@@ -11,6 +12,7 @@ type CommandHandler = (services: ExtensionServices, ...args: unknown[]) => Promi
 export const COMMAND_HANDLERS: Record<CommandId, CommandHandler> = {
   'contactSheet.generate': (services, argument) => generateFromPrompt(services, argument),
   'contactSheet.setApiToken': (services) => setApiToken(services),
+  'contactSheet.downloadModels': (services, argument) => downloadModels(services, argument),
 };
 
 export function registerCommands(services: ExtensionServices): vscode.Disposable[] {

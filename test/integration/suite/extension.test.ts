@@ -33,7 +33,7 @@ describe('Contact Sheet extension', () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
-  it('activates and registers both commands', async () => {
+  it('activates and registers its commands', async () => {
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is installed`);
     await extension.activate();
@@ -41,6 +41,7 @@ describe('Contact Sheet extension', () => {
     const commands = await vscode.commands.getCommands(true);
     assert.ok(commands.includes('contactSheet.generate'), 'contactSheet.generate is registered');
     assert.ok(commands.includes('contactSheet.setApiToken'), 'contactSheet.setApiToken is registered');
+    assert.ok(commands.includes('contactSheet.downloadModels'), 'contactSheet.downloadModels is registered');
   });
 
   it('exposes the manifest defaults through getConfiguration', () => {
@@ -58,6 +59,8 @@ describe('Contact Sheet extension', () => {
     assert.equal(config.get('scoring.lowMemory'), false);
     assert.equal(config.get('scoring.vqascore'), true);
     assert.deepEqual(config.get('scoring.executionProviders'), ['cpu']);
+    assert.equal(config.get('scoring.modelsDir'), '');
+    assert.equal(config.get('scoring.hubEndpoint'), '');
   });
 
   it('opens the results panel for a prompt file passed as the explorer argument', async () => {
