@@ -31,6 +31,7 @@ import { LinearLayerEmitter } from '../src/core/models/convert/linearLayer';
 import { convertClipToOnnx, type ClipOnnxInfo } from '../src/core/models/convert/clipOnnx';
 import { ClipTokenizer } from '../src/core/scoring/clipTokenizer';
 import { clipImageConfigFromPreprocessorJson, clipPixelValues } from '../src/core/scoring/clipPreprocess';
+import { cosineSimilarity } from '../test/support/cosineSimilarity';
 
 // ---- architectures (FACTS.md §3) -------------------------------------------------------------
 
@@ -293,18 +294,6 @@ const ACCURACY_PROMPTS = [
   'the word "hello" written in neon letters',
 ];
 
-function unitCosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
-
 async function embedAll(dir: string, info: ClipOnnxInfo, ids: BigInt64Array[], pixels: Float32Array[], size: number): Promise<{ text: Float32Array[]; image: Float32Array[] }> {
   const opts = sessionOptions(2);
   const t = await ort.InferenceSession.create(join(dir, info.text.file), opts);
@@ -338,14 +327,14 @@ async function accuracy(modelDir: string, imageFiles: string[]): Promise<void> {
       logitScale = info.logit_scale;
       embeds[precision] = await embedAll(join(work, precision), info, ids, pixels, size);
     }
-    const textCos = embeds.fp32.text.map((e, i) => unitCosine(e, embeds.int8.text[i]));
-    const imageCos = embeds.fp32.image.map((e, i) => unitCosine(e, embeds.int8.image[i]));
+    const textCos = embeds.fp32.text.map((e, i) => cosineSimilarity(e, embeds.int8.text[i]));
+    const imageCos = embeds.fp32.image.map((e, i) => cosineSimilarity(e, embeds.int8.image[i]));
     console.log(`embedding cosine int8 vs fp32: text min ${Math.min(...textCos).toFixed(5)}, images min ${Math.min(...imageCos).toFixed(5)}`);
     let maxClipDelta = 0;
     let maxPickDelta = 0;
     let sameBest = 0;
     ACCURACY_PROMPTS.forEach((prompt, i) => {
-      const scores = (p: Precision) => embeds[p].image.map((img) => unitCosine(img, embeds[p].text[i]));
+      const scores = (p: Precision) => embeds[p].image.map((img) => cosineSimilarity(img, embeds[p].text[i]));
       const a = scores('fp32');
       const b = scores('int8');
       a.forEach((c, j) => {

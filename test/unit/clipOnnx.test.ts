@@ -9,6 +9,7 @@ import { writeSafetensors, type TensorToWrite } from '../../src/core/models/safe
 import { quantizePerColumn, roundHalfEven } from '../../src/core/models/convert/quantize';
 import { SeededNormal, tinyClipArchConfig, tinyClipCheckpoint } from '../fixtures/models/tinyClipCheckpoint';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
+import { cosineSimilarity } from '../support/cosineSimilarity';
 
 // The scorer's session options: the graphs must load and run with them.
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' };
@@ -66,18 +67,6 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: numbe
   let worst = 0;
   for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   assert.ok(worst <= tol, `${what}: max |diff| ${worst} > ${tol}`);
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }
 
 function basenameOf(p: string): string {
@@ -191,10 +180,10 @@ describe('CLIP checkpoint → ONNX', function () {
     const pixels = testImage(224, 2);
     const i32 = await runVision(fp32Dir, fp32, pixels);
     const i8 = await runVision(int8Dir, int8, pixels);
-    assert.ok(cosine(t32, t8) >= 0.99, `text cosine ${cosine(t32, t8)}`);
-    assert.ok(cosine(i32, i8) >= 0.99, `image cosine ${cosine(i32, i8)}`);
+    assert.ok(cosineSimilarity(t32, t8) >= 0.99, `text cosine ${cosineSimilarity(t32, t8)}`);
+    assert.ok(cosineSimilarity(i32, i8) >= 0.99, `image cosine ${cosineSimilarity(i32, i8)}`);
     // And int8 is not silently fp32: the outputs differ.
-    assert.ok(cosine(i32, i8) < 0.999999, 'int8 output differs from fp32');
+    assert.ok(cosineSimilarity(i32, i8) < 0.999999, 'int8 output differs from fp32');
   });
 
   it('reads sharded checkpoints (model.safetensors.index.json) like single files', async () => {

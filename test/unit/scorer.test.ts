@@ -19,6 +19,7 @@ import type { ImageScores, MetricScore, ScorerConfig, ScorerProgress } from '../
 import { startHubServer, type HubServer } from '../fixtures/hub/server';
 import { makeTinyModels } from '../fixtures/models/makeTinyModels';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
+import { cosineSimilarity } from '../support/cosineSimilarity';
 
 const PROMPT = 'a red fox sitting in fresh snow at dawn';
 
@@ -53,12 +54,6 @@ async function readTensors(path: string): Promise<Record<string, TensorToWrite>>
 function normalize(v: Float64Array): Float64Array {
   const n = Math.hypot(...v);
   return v.map((x) => x / n);
-}
-
-function cosine(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }
 
 describe('scorer (tiny models, real download → convert → ONNX path)', function () {
@@ -140,7 +135,7 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
       const pixels = await clipPixelValues(image, imgCfg);
       const t = normalize(referenceTextEmbeds(weights, arch, ids));
       const v = normalize(referenceImageEmbeds(weights, arch, pixels));
-      const cos = cosine(t, v);
+      const cos = cosineSimilarity(t, v);
       const got = asScore(scores[metric]).raw;
       const expected = id === 'pickscore' ? Math.exp(weights.logit_scale.data[0]) * cos : 100 * cos;
       assert.ok(Math.abs(got - expected) < 1e-3 * Math.max(1, Math.abs(expected)), `${metric}: ${got} vs reference ${expected}`);
