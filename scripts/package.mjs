@@ -141,10 +141,10 @@ function stageExtension(target) {
     cpSync(join(root, f), join(stage, f));
   }
   cpSync(join(root, 'media'), join(stage, 'media'), { recursive: true });
+  // The scoring models' manifest is read at run time; Replicate's prices are bundled into dist/.
   mkdirSync(join(stage, 'models'));
-  for (const f of readdirSync(join(root, 'models')).filter((f) => f.endsWith('.json'))) {
-    cpSync(join(root, 'models', f), join(stage, 'models', f));
-  }
+  requireFile(join(root, 'models', 'manifest.json'), 'It belongs in models/.');
+  cpSync(join(root, 'models', 'manifest.json'), join(stage, 'models', 'manifest.json'));
 
   const manifest = readJson(join(root, 'package.json'));
   const external = ['onnxruntime-node', 'sharp'];

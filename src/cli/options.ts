@@ -9,7 +9,7 @@ import { ContactSheetError } from '../core/errors';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
-import { DEFAULT_API_BASE_URL, type RunRequestOptions } from '../core/runPlan';
+import { DEFAULT_API_BASE_URL, type RunRequestOptions } from '../core/run/runPlan';
 import type { MetricId, Precision } from '../core/scoring/types';
 
 export const MAX_CONCURRENCY = 16;

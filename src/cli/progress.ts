@@ -2,7 +2,7 @@
  * Live progress of a run on stderr: one redrawn bar on a terminal, plain lines otherwise (logs,
  * CI). With --verbose every API call is logged too. stdout is left to the report (or --json).
  */
-import type { RunEvent } from '../core/events';
+import type { RunEvent } from '../core/run/events';
 import { redact } from '../core/log';
 import type { CliIO } from './io';
 import type { Style } from './table';

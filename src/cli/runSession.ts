@@ -4,14 +4,14 @@
  */
 import { ContactSheetError } from '../core/errors';
 import { registerSecret, streamLogger, type Logger } from '../core/log';
-import type { RunFolder } from '../core/output';
+import type { RunFolder } from '../core/run/output';
 import { ReplicateClient } from '../core/replicate/client';
 import { generateImages } from '../core/replicate/generator';
 import { loadPricing, type Pricing } from '../core/replicate/pricing';
-import { executeRun, type RunResult } from '../core/run';
+import { executeRun, type RunResult } from '../core/run/executeRun';
 import { createScorer } from '../core/scoring/scorer';
 import type { ScorerConfig } from '../core/scoring/types';
-import type { GenerationTrace } from '../core/trace';
+import type { GenerationTrace } from '../core/run/trace';
 import type { CliIO } from './io';
 import type { EnvironmentOptions } from './options';
 import { ProgressReporter } from './progress';

@@ -5,7 +5,7 @@
 import { toContactSheetError } from '../core/errors';
 import { loadManifest, ModelStore } from '../core/models/store';
 import { METRIC_IDS, type MetricId } from '../core/scoring/types';
-import type { TraceSettings } from '../core/trace';
+import type { TraceSettings } from '../core/run/trace';
 import type { EnvironmentOptions } from './options';
 
 /** Manifest model ids each metric needs (the aesthetic head runs on CLIP-L's image embeddings). */

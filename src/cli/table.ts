@@ -3,11 +3,11 @@
  * candidate, cost and the comparison summary. Colours only when asked (a TTY without NO_COLOR).
  */
 import { join } from 'node:path';
-import { BEST_CANDIDATE_FILE, SUMMARY_FILE, TRACE_FILE } from '../core/output';
-import { metricLabel } from '../core/rank';
+import { BEST_CANDIDATE_FILE, SUMMARY_FILE, TRACE_FILE } from '../core/run/output';
+import { metricLabel } from '../core/run/rank';
 import { METRIC_IDS } from '../core/scoring/types';
-import { costLine, DEMO_NOTICE, rankingRows, statusLine } from '../core/summary';
-import type { GenerationTrace } from '../core/trace';
+import { costLine, DEMO_NOTICE, rankingRows, statusLine } from '../core/run/summary';
+import type { GenerationTrace } from '../core/run/trace';
 
 export interface Style {
   bold(t: string): string;

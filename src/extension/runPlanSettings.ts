@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { Prompt, PromptFile } from '../core/prompt';
-import { resolveSettings, type RunRequestOptions } from '../core/runPlan';
+import { resolveSettings, type RunRequestOptions } from '../core/run/runPlan';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import type { PlanAspectRatio, RunPlanView } from '../shared/protocol';
 

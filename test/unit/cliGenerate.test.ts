@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
-import type { GenerationTrace } from '../../src/core/trace';
+import type { GenerationTrace } from '../../src/core/run/trace';
 import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
 import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';

@@ -11,7 +11,7 @@ import {
   RunFolder,
   timestampFolderName,
   toWriteError,
-} from '../../src/core/output';
+} from '../../src/core/run/output';
 
 describe('output folder', () => {
   let dir: string;

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { compareBest, overallScore, preferenceProbabilities, rankOrder, type RankCandidate } from '../../src/core/rank';
+import { compareBest, overallScore, preferenceProbabilities, rankOrder, type RankCandidate } from '../../src/core/run/rank';
 import { DEFAULT_WEIGHTS, type ImageScores } from '../../src/core/scoring/types';
 
 const m = (raw: number, value = raw) => ({ raw, value, model: 'test' });

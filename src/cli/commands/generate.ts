@@ -6,17 +6,17 @@
  * `npm run demo` only) marks the run as a demo in the console, the trace and summary.md.
  */
 import { join } from 'node:path';
-import { defaultRunsParent, createRunFolder, timestampFolderName } from '../../core/output';
+import { defaultRunsParent, createRunFolder, timestampFolderName } from '../../core/run/output';
 import { readPromptFile, type PromptFile } from '../../core/prompt';
 import { checkBudget, estimateRunCost, loadPricing } from '../../core/replicate/pricing';
-import { toCostEstimate } from '../../core/runStart';
-import { newTrace, resolveSettings } from '../../core/runPlan';
-import type { CostEstimate, TraceSettings } from '../../core/trace';
+import { toCostEstimate } from '../../core/run/runStart';
+import { newTrace, resolveSettings } from '../../core/run/runPlan';
+import type { CostEstimate, TraceSettings } from '../../core/run/trace';
 import type { CliIO, Subcommand } from '../io';
 import { GENERATE_USAGE, parseGenerateOptions, type GenerateOptions } from '../options';
 import { checkToken, cliLogger, makeClient, requireToken, runAndReport } from '../runSession';
 import { describeScoringDownloads, type ScoringDownloadPlan } from '../scoringPlan';
-import { formatUsd } from '../../core/summary';
+import { formatUsd } from '../../core/run/summary';
 
 export const generate: Subcommand = async (argv, io) => {
   const opts = parseGenerateOptions(argv, io.env, io.cwd);

@@ -3,8 +3,8 @@
  * without paying twice. Settings come from the run's trace; only where to find models and the API
  * can be given again.
  */
-import { openRunForResume } from '../../core/resume';
-import { recoverUnrecordedPredictions } from '../../core/resumeRecovery';
+import { openRunForResume } from '../../core/run/resume';
+import { recoverUnrecordedPredictions } from '../../core/run/resumeRecovery';
 import type { Subcommand } from '../io';
 import { parseResumeOptions, RESUME_USAGE } from '../options';
 import { checkToken, cliLogger, exitCodeFor, makeClient, requireToken, runAndReport } from '../runSession';

@@ -9,7 +9,7 @@ import { ContactSheetError, toContactSheetError } from '../../core/errors';
 import { streamLogger } from '../../core/log';
 import { defaultModelsDir } from '../../core/models/modelsDir';
 import { readPromptFile } from '../../core/prompt';
-import { overallScore, preferenceProbabilities } from '../../core/rank';
+import { overallScore, preferenceProbabilities } from '../../core/run/rank';
 import { createScorer } from '../../core/scoring/scorer';
 import { DEFAULT_WEIGHTS, METRIC_IDS, type ImageScores, type MetricId, type ScorerConfig, type ScorerProgress } from '../../core/scoring/types';
 import type { CliIO, Subcommand } from '../io';

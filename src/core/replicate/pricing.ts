@@ -1,12 +1,12 @@
 /**
- * Cost of predictions from the dated table in models/pricing.json: official models per output
+ * Cost of predictions from the dated table in replicatePrices.json: official models per output
  * image, community models (pinned versions) per second of predict_time × their hardware's price,
  * otherwise unknown. Every Cost names its source and the table's date.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ContactSheetError } from '../errors';
 import { modelName, parseModelRef } from './modelRef';
+import replicatePrices from './replicatePrices.json';
 import type { Cost, CostSource, ModelRef, PredictionStatus } from './types';
 
 export interface Pricing {
@@ -30,20 +30,25 @@ export interface RunCostEstimate {
   basis: string;
 }
 
-const PRICING_FILE = join('models', 'pricing.json');
-
-/** Reads models/pricing.json from the package root (works from src via tsx and from dist bundles). */
+/**
+ * The dated price table shipped with Contact Sheet (bundled into each build), or a table read
+ * from `path`; either is checked for the expected shape.
+ */
 export function loadPricing(path?: string): Pricing {
-  const file = path ?? join(findPackageRoot(__dirname), PRICING_FILE);
+  if (path === undefined) return checkPricing(replicatePrices, 'the bundled price table');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new ContactSheetError('internal', `The pricing table ${file} could not be read: ${(e as Error).message}.`, {
+    throw new ContactSheetError('internal', `The pricing table ${path} could not be read: ${(e as Error).message}.`, {
       action: 'Reinstall Contact Sheet; the package is incomplete.',
       cause: e,
     });
   }
+  return checkPricing(parsed, path);
+}
+
+function checkPricing(parsed: unknown, file: string): Pricing {
   const p = parsed as Partial<Pricing>;
   if (p.schema_version !== 1 || typeof p.date !== 'string' || !p.official || !p.hardware_usd_per_second || !p.community_default_hardware) {
     throw new ContactSheetError('internal', `The pricing table ${file} does not have the expected shape (schema_version 1).`, {
@@ -51,15 +56,6 @@ export function loadPricing(path?: string): Pricing {
     });
   }
   return p as Pricing;
-}
-
-function findPackageRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, PRICING_FILE))) return dir;
-    if (dirname(dir) === dir) {
-      throw new ContactSheetError('internal', `No ${PRICING_FILE} found above ${start}.`, { action: 'Reinstall Contact Sheet; the package is incomplete.' });
-    }
-  }
 }
 
 export interface PricedPrediction {

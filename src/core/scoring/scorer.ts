@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ContactSheetError, type SerializedError } from '../errors';
 import { silentLogger, type Logger } from '../log';
-import { ScoringEngine } from './engine';
+import { ScoringSession } from './scoringSession';
 import type { ImageScores, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
 import type { ScorerDescription, WorkerData, WorkerReply, WorkerRequest } from './workerProtocol';
 
@@ -35,12 +35,12 @@ export interface CreateScorerOptions {
 
 export function createScorer(config: ScorerConfig, options: CreateScorerOptions = {}): Scorer {
   if (options.inProcess) {
-    const engine = new ScoringEngine(config, options);
+    const session = new ScoringSession(config, options);
     return {
-      setPrompt: (p, s) => engine.setPrompt(p, s),
-      scoreImage: (b, s) => engine.scoreImage(b, s),
-      describe: async () => engine.describe(),
-      dispose: () => engine.dispose(),
+      setPrompt: (p, s) => session.setPrompt(p, s),
+      scoreImage: (b, s) => session.scoreImage(b, s),
+      describe: async () => session.describe(),
+      dispose: () => session.dispose(),
     };
   }
   return new WorkerScorer(config, options);

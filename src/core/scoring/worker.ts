@@ -1,11 +1,11 @@
 /**
- * Scoring worker entry (bundled as dist/scoringWorker.js): owns the ScoringEngine and its ONNX
+ * Scoring worker entry (bundled as dist/scoringWorker.js): owns the ScoringSession and its ONNX
  * sessions so scoring, which saturates both cores, never blocks the extension host's thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { toContactSheetError } from '../errors';
 import type { Logger } from '../log';
-import { ScoringEngine } from './engine';
+import { ScoringSession } from './scoringSession';
 import type { WorkerData, WorkerReply, WorkerRequest } from './workerProtocol';
 
 function post(reply: WorkerReply): void {
@@ -19,7 +19,7 @@ function workerLogger(): Logger {
 
 if (parentPort) {
   const { config } = workerData as WorkerData;
-  const engine = new ScoringEngine(config, { logger: workerLogger(), onProgress: (progress) => post({ type: 'progress', progress }) });
+  const session = new ScoringSession(config, { logger: workerLogger(), onProgress: (progress) => post({ type: 'progress', progress }) });
   const aborts = new Map<number, AbortController>();
 
   parentPort.on('message', async (req: WorkerRequest) => {
@@ -33,16 +33,16 @@ if (parentPort) {
       let value: WorkerReply extends infer R ? (R extends { ok: true; value: infer V } ? V : never) : never;
       switch (req.method) {
         case 'setPrompt':
-          value = await engine.setPrompt(req.prompt, controller.signal);
+          value = await session.setPrompt(req.prompt, controller.signal);
           break;
         case 'scoreImage':
-          value = await engine.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), controller.signal);
+          value = await session.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), controller.signal);
           break;
         case 'describe':
-          value = engine.describe();
+          value = session.describe();
           break;
         case 'dispose':
-          await engine.dispose();
+          await session.dispose();
           value = null;
           break;
       }

@@ -4,7 +4,7 @@
  */
 import { BEST_CANDIDATE_FILE } from './output';
 import { metricLabel } from './rank';
-import { METRIC_IDS, type MetricId, type MetricResult } from './scoring/types';
+import { METRIC_IDS, type MetricId, type MetricResult } from '../scoring/types';
 import type { GenerationTrace, TraceImage } from './trace';
 
 export const DEMO_NOTICE = 'DEMO run: a local fake Replicate server and tiny random-weight scoring models. The images are synthetic and the scores mean nothing.';

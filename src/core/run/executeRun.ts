@@ -8,15 +8,15 @@
  * finished by `resume` without paying twice. The same function finishes a resumed run: images
  * already generated are taken from disk, predictions already created are adopted.
  */
-import { ContactSheetError, isAbortError, toContactSheetError, type SerializedError } from './errors';
+import { ContactSheetError, isAbortError, toContactSheetError, type SerializedError } from '../errors';
 import type { RunEvent } from './events';
-import { silentLogger, type Logger } from './log';
+import { silentLogger, type Logger } from '../log';
 import type { RunFolder } from './output';
-import type { GeneratedImage, GenerationEvent, GenerationRequest, ImageJob } from './replicate/types';
+import type { GeneratedImage, GenerationEvent, GenerationRequest, ImageJob } from '../replicate/types';
 import { finalizeRun } from './runFinalize';
 import { RunImages, type RunContext, type ScorerState } from './runImages';
-import type { Scorer } from './scoring/scorer';
-import type { ScorerProgress } from './scoring/types';
+import type { Scorer } from '../scoring/scorer';
+import type { ScorerProgress } from '../scoring/types';
 import { TraceWriter, type GenerationTrace } from './trace';
 
 export interface GenerationOutcome {

@@ -17,8 +17,8 @@
  *   preference_probability: softmax of the set's raw PickScores | null (PickScore absent)
  * }
  */
-import type { Cost } from './replicate/types';
-import type { ImageScores, MetricId } from './scoring/types';
+import type { Cost } from '../replicate/types';
+import type { ImageScores, MetricId } from '../scoring/types';
 import type { GenerationTrace, TraceImage } from './trace';
 
 export const METADATA_SCHEMA_VERSION = 1;

@@ -4,14 +4,14 @@
  * it arrives; a score updates the trace and the provisional ranking at once.
  */
 import sharp from 'sharp';
-import { ContactSheetError, toContactSheetError, type SerializedError } from './errors';
+import { ContactSheetError, toContactSheetError, type SerializedError } from '../errors';
 import type { CostSoFar, RunEvent } from './events';
 import type { RunFolder } from './output';
 import { overallScore } from './rank';
-import type { GeneratedImage } from './replicate/types';
+import type { GeneratedImage } from '../replicate/types';
 import { provisionalRanking } from './runRanking';
-import type { Scorer } from './scoring/scorer';
-import type { ImageScores } from './scoring/types';
+import type { Scorer } from '../scoring/scorer';
+import type { ImageScores } from '../scoring/types';
 import { costTotals, type GenerationTrace, type TraceImage, type TraceWriter } from './trace';
 
 /** What the image pipeline shares with the run around it. */

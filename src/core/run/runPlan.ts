@@ -3,13 +3,13 @@
  * and the initial trace. Pure except for the random base seed (injectable).
  */
 import { randomInt } from 'node:crypto';
-import { ContactSheetError } from './errors';
-import { MAX_SEED, type PromptFile } from './prompt';
+import { ContactSheetError } from '../errors';
+import { MAX_SEED, type PromptFile } from '../prompt';
 import { pendingImageName } from './output';
-import type { AspectRatio } from './replicate/types';
-import { DEFAULT_WEIGHTS, METRIC_IDS, type MetricId, type Precision, type ScoreWeights } from './scoring/types';
+import type { AspectRatio } from '../replicate/types';
+import { DEFAULT_WEIGHTS, METRIC_IDS, type MetricId, type Precision, type ScoreWeights } from '../scoring/types';
 import { TRACE_KIND, TRACE_SCHEMA_VERSION, type CostEstimate, type GenerationTrace, type SeedSource, type TraceImage, type TraceSettings } from './trace';
-import { VERSION } from './version';
+import { VERSION } from '../version';
 
 export const DEFAULT_MODEL = 'black-forest-labs/flux-schnell';
 export const DEFAULT_FALLBACK_MODEL = 'stability-ai/sdxl';

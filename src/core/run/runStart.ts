@@ -3,12 +3,12 @@
  * file → settings → budget guard → run folder → executeRun; and the same for resume.
  */
 import { createRunFolder } from './output';
-import { readPromptFile } from './prompt';
-import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
-import type { ReplicateClient } from './replicate/client';
+import { readPromptFile } from '../prompt';
+import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from '../replicate/pricing';
+import type { ReplicateClient } from '../replicate/client';
 import { openRunForResume } from './resume';
 import { recoverUnrecordedPredictions } from './resumeRecovery';
-import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run';
+import { executeRun, type RunDeps, type RunHooks, type RunResult } from './executeRun';
 import { newTrace, resolveSettings, type RunRequestOptions } from './runPlan';
 import type { CostEstimate, GenerationTrace } from './trace';
 

@@ -8,9 +8,9 @@
  * then the files move. Wherever a kill lands, each image is at its pending name if that exists,
  * else at the name the trace gives, and finalizing again is correct.
  */
-import { ContactSheetError, type SerializedError } from './errors';
+import { ContactSheetError, type SerializedError } from '../errors';
 import type { RunEvent } from './events';
-import type { Logger } from './log';
+import type { Logger } from '../log';
 import { buildImageMetadata } from './metadata';
 import { BEST_CANDIDATE_FILE, PENDING_DIR, rankedImageName, rankedMetadataName, SUMMARY_FILE, type RunFolder } from './output';
 import { rankedCandidates, rankRun } from './runRanking';

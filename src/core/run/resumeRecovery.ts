@@ -5,9 +5,9 @@
  * this run — same model, same prompt, same seed as an image still pending, created after the run
  * started — and those are adopted instead of paid for again.
  */
-import type { Prediction } from './replicate/apiTypes';
-import type { ReplicateClient } from './replicate/client';
-import { modelName, parseModelRef } from './replicate/modelRef';
+import type { Prediction } from '../replicate/apiTypes';
+import type { ReplicateClient } from '../replicate/client';
+import { modelName, parseModelRef } from '../replicate/modelRef';
 import type { GenerationTrace } from './trace';
 
 /** Clock skew allowed between this machine and Replicate's created_at. */

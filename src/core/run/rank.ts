@@ -2,7 +2,7 @@
  * Ranking: the overall score, the PickScore preference probabilities, the order of the images and
  * the comparison summary that explains why the best one won. Pure functions, no I/O.
  */
-import { METRIC_IDS, type ImageScores, type MetricId, type ScoreWeights } from './scoring/types';
+import { METRIC_IDS, type ImageScores, type MetricId, type ScoreWeights } from '../scoring/types';
 
 export interface OverallScore {
   /** Σ wᵢ·valueᵢ / Σ wᵢ over the metrics present; null when none is present (or all weights are 0). */

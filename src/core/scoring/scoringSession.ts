@@ -1,5 +1,5 @@
 /**
- * ScoringEngine: the in-process scorer that owns the models and ONNX sessions. It runs inside the
+ * ScoringSession: the in-process scorer that owns the models and ONNX sessions. It runs inside the
  * scoring worker (scorer.ts talks to it over messages) and directly in tests and benches.
  *
  * Models are made ready on first need: download (model store) → convert (ONNX cache) → load.
@@ -38,12 +38,12 @@ interface PromptState {
   textEmbeds: Map<ClipModelId, Float32Array | Error>;
 }
 
-export interface ScoringEngineHooks {
+export interface ScoringSessionHooks {
   logger?: Logger;
   onProgress?: (p: ScorerProgress) => void;
 }
 
-export class ScoringEngine {
+export class ScoringSession {
   private readonly logger: Logger;
   private readonly onProgress: (p: ScorerProgress) => void;
   private manifestPromise: Promise<Manifest> | undefined;
@@ -57,7 +57,7 @@ export class ScoringEngine {
 
   constructor(
     private readonly config: ScorerConfig,
-    hooks: ScoringEngineHooks = {},
+    hooks: ScoringSessionHooks = {},
   ) {
     this.logger = hooks.logger ?? silentLogger;
     this.onProgress = hooks.onProgress ?? (() => {});
