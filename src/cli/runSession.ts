@@ -1,16 +1,10 @@
 /**
- * What generate and resume share once a run folder and trace exist: wire the real Replicate
- * generator and the real scorer to the engine, show progress, print the report, pick the exit code.
+ * What generate and resume share: the engine made from the command's options, the token check
+ * with the CLI's own advice, and showing a run (progress, report, exit code).
  */
+import { createEngine, type Engine, type EngineRunHooks, type RunResult } from '../core/engine';
 import { ContactSheetError } from '../core/errors';
 import { registerSecret, streamLogger, type Logger } from '../core/log';
-import type { RunFolder } from '../core/run/output';
-import { ReplicateClient } from '../core/replicate/client';
-import { generateImages } from '../core/replicate/generator';
-import { loadPricing, type Pricing } from '../core/replicate/pricing';
-import { executeRun, type RunResult } from '../core/run/executeRun';
-import { createScorer } from '../core/scoring/scorer';
-import type { ScorerConfig } from '../core/scoring/types';
 import type { GenerationTrace } from '../core/run/trace';
 import type { CliIO } from './io';
 import type { EnvironmentOptions } from './options';
@@ -32,51 +26,28 @@ export function cliLogger(io: CliIO, verbose: boolean): Logger {
   return streamLogger((line) => io.stderr(line), verbose ? 'info' : 'warn');
 }
 
-export function makeClient(token: string, env: EnvironmentOptions, logger: Logger): ReplicateClient {
-  return new ReplicateClient({ token, baseUrl: env.apiBaseUrl, logger });
-}
-
-/** Fails fast on a bad token, before a run folder exists (GET /v1/account; costs nothing). */
-export async function checkToken(client: ReplicateClient, signal: AbortSignal): Promise<void> {
-  await client.account({ signal });
-}
-
-export function scorerConfig(trace: GenerationTrace, env: EnvironmentOptions): ScorerConfig {
-  return {
+/** The engine for one command: the environment's token (asked for only when a run needs it), where the API and models are. */
+export function cliEngine(env: EnvironmentOptions, io: CliIO, logger: Logger): Engine {
+  return createEngine({
+    token: () => requireToken(io.env),
+    apiBaseUrl: env.apiBaseUrl,
+    demo: io.env.CONTACT_SHEET_DEMO === '1',
     modelsDir: env.modelsDir,
-    precision: trace.settings.precision,
-    enabled: trace.settings.enabled_metrics,
-    lowMemory: false,
-    executionProviders: ['cpu'],
-    intraOpNumThreads: 0,
-    allowDownload: true,
     ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
     ...(env.manifestPath ? { manifestPath: env.manifestPath } : {}),
-  };
+    logger,
+  });
 }
 
-export async function runAndReport(
-  folder: RunFolder,
-  trace: GenerationTrace,
-  client: ReplicateClient,
+/** Runs `run` (the engine's start or resume) with live progress, then prints the report. */
+export async function showRun(
+  run: (hooks: EngineRunHooks) => Promise<RunResult | { trace: GenerationTrace; runDir: string; status: RunResult['status'] }>,
   env: EnvironmentOptions,
   io: CliIO,
-  logger: Logger,
-  pricing: Pricing = loadPricing(),
 ): Promise<number> {
   const style = makeStyle(wantsColor(io.isTTY, io.env));
   const progress = new ProgressReporter(io, { tty: io.isTTY && !env.json, verbose: env.verbose, style });
-  const config = scorerConfig(trace, env);
-  const result: RunResult = await executeRun(
-    folder,
-    trace,
-    {
-      generate: (req, onEvent) => generateImages(client, req, onEvent, pricing),
-      createScorer: (onProgress) => createScorer(config, { logger, onProgress }),
-      logger,
-    },
-    { signal: io.signal, onEvent: (e) => progress.handle(e) },
-  );
+  const result = await run({ signal: io.signal, onEvent: (e) => progress.handle(e), onNotice: (n) => io.stderr(n.kind === 'budget-unchecked' ? `warning: ${n.message}` : n.message) });
   progress.clearBar();
   if (env.json) io.stdout(JSON.stringify(result.trace, null, 2));
   else io.stdout(renderRunReport(result.trace, result.runDir, style));

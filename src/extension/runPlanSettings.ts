@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import type { Prompt, PromptFile } from '../core/prompt';
-import { resolveSettings, type RunRequestOptions } from '../core/run/runPlan';
+import type { RunRequestOptions } from '../core/engine';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import type { PlanAspectRatio, RunPlanView } from '../shared/protocol';
 
@@ -11,14 +11,16 @@ const aspectRatiosMatch: Same<AspectRatio, PlanAspectRatio> = true;
 void aspectRatiosMatch;
 
 /**
- * The plan for a prompt, resolved by the engine's own resolveSettings so the panel shows what a
+ * The plan for a prompt, made by the engine's front door (its dry run) so the panel shows what a
  * run will do. Precedence: the prompt's front matter, then settings the user set explicitly
  * (folder, workspace or user scope), then the engine's defaults.
  */
-export function readRunPlan(promptUri: vscode.Uri, prompt: PromptFile): RunPlanView {
+export async function readRunPlan(promptUri: vscode.Uri, prompt: PromptFile): Promise<RunPlanView> {
   const config = vscode.workspace.getConfiguration('contactSheet', promptUri);
+  // Loaded on first use, not at activation: the engine brings sharp and the Replicate client.
+  const { createEngine } = await import('../core/engine');
+  const { settings } = await createEngine().plan({ prompt, options: runRequestFromSettings(config, prompt) });
   // The plan shows "random" for an unseeded run; the engine draws the real seed when it starts.
-  const settings = resolveSettings(prompt, runRequestFromSettings(config, prompt), () => 0);
   return {
     model: settings.primary_model,
     fallbackModels: settings.fallback_models,

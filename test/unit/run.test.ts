@@ -13,7 +13,7 @@ import { ReplicateClient } from '../../src/core/replicate/client';
 import { generateImages } from '../../src/core/replicate/generator';
 import { loadPricing } from '../../src/core/replicate/pricing';
 import { executeRun, type RunDeps } from '../../src/core/run/executeRun';
-import { resumeRun, startRun as startEngineRun } from '../../src/core/run/runStart';
+import { createEngine } from '../../src/core/engine';
 import { newTrace, resolveSettings, seedsFrom, type RunRequestOptions } from '../../src/core/run/runPlan';
 import { parsePromptText, type PromptFile } from '../../src/core/prompt';
 import { createScorer } from '../../src/core/scoring/scorer';
@@ -216,32 +216,44 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.ok(onDisk.finished_at);
   });
 
-  it('startRun (the extension\'s entry) refuses over budget before creating anything, and runs otherwise; resumeRun of a finished run is a no-op', async () => {
+  it('the engine\'s front door refuses over budget before creating anything, and runs otherwise; resume of a finished run is a no-op', async () => {
     const { dir, path } = await writePrompt(fx.root, 'cat.txt', '---\nnum_variations: 2\nseed: 5\n---\nA cat');
     caseDirs.push(dir);
-    const client = new ReplicateClient({ token: fx.fake.token, baseUrl: fx.fake.url, pollIntervalMs: 50 });
     // One scorer for both runs, as the extension keeps one: the runs must not dispose it.
-    const shared = createScorer({ modelsDir: fx.modelsDir, precision: 'int8', enabled: { pickscore: true, clip_score: true, vqascore: false, aesthetic: true }, lowMemory: false, executionProviders: ['cpu'], intraOpNumThreads: 1, allowDownload: true, hubEndpoint: fx.hub.url, manifestPath: fx.tiny.manifestPath });
+    let made = 0;
     let disposals = 0;
-    const deps: RunDeps = {
-      generate: (req, onEvent) => generateImages(client, req, onEvent),
-      createScorer: () => ({ setPrompt: (p, s) => shared.setPrompt(p, s), scoreImage: (b, s) => shared.scoreImage(b, s), describe: () => shared.describe(), dispose: async () => void disposals++ }),
-      keepScorer: true,
-    };
-    scorersToDispose.push(shared);
-    await assert.rejects(startEngineRun({ promptPath: path, request: { budgetUsd: 0.001 } }, deps), (e: { code?: string }) => e.code === 'budget-exceeded');
+    const engine = createEngine({
+      token: fx.fake.token,
+      apiBaseUrl: fx.fake.url,
+      pollIntervalMs: 50,
+      modelsDir: fx.modelsDir,
+      hubEndpoint: fx.hub.url,
+      manifestPath: fx.tiny.manifestPath,
+      intraOpNumThreads: 1,
+      keepScorerLoaded: true,
+      createScorer: (config, hooks) => {
+        made++;
+        const real = createScorer(config, hooks);
+        return { setPrompt: (p, s) => real.setPrompt(p, s), scoreImage: (b, s) => real.scoreImage(b, s), describe: () => real.describe(), dispose: async () => (disposals++, real.dispose()) };
+      },
+    });
+    scorersToDispose.push(engine);
+    await assert.rejects(engine.start({ prompt: path, options: { budgetUsd: 0.001 } }), (e: { code?: string }) => e.code === 'budget-exceeded');
     assert.deepEqual((await readdir(dir)).sort(), ['cat.txt']);
-    const result = await startEngineRun({ promptPath: path, request: { apiBaseUrl: fx.fake.url, disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') }, deps);
+    const result = await engine.start({ prompt: path, options: { disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') });
     assert.equal(result.status, 'succeeded');
     assert.equal(result.runDir, join(dir, 'out'));
     assert.deepEqual(result.trace.settings.seeds, [5, 6]);
     assert.equal(result.trace.images[0].scores?.vqascore.value, null);
     assert.match(result.trace.scoring_models?.pickscore ?? '', /int8/);
-    const again = await resumeRun(result.runDir, deps);
+    const again = await engine.resume(result.runDir);
     assert.ok('alreadyFinished' in again && again.alreadyFinished);
-    const second = await startEngineRun({ promptPath: path, request: { apiBaseUrl: fx.fake.url, disabledMetrics: ['vqascore'], precision: 'int8', numVariations: 1 } }, deps);
+    const second = await engine.start({ prompt: path, options: { disabledMetrics: ['vqascore'], precision: 'int8', numVariations: 1 } });
     assert.equal(second.status, 'succeeded');
     assert.equal(disposals, 0, 'a kept scorer is not disposed by the runs');
+    assert.equal(made, 1, 'both runs used the one kept scorer');
+    await engine.dispose();
+    assert.equal(disposals, 1, 'dispose() closes the kept scorer');
   });
 
   it('the run folder opens again for readers (RunFolder.open resolves the real path)', async () => {

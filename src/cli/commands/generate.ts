@@ -5,18 +5,12 @@
  * spending and without loading a model. The environment variable CONTACT_SHEET_DEMO=1 (set by
  * `npm run demo` only) marks the run as a demo in the console, the trace and summary.md.
  */
-import { join } from 'node:path';
-import { defaultRunsParent, createRunFolder, timestampFolderName } from '../../core/run/output';
-import { readPromptFile, type PromptFile } from '../../core/prompt';
-import { checkBudget, estimateRunCost, loadPricing } from '../../core/replicate/pricing';
-import { toCostEstimate } from '../../core/run/runStart';
-import { newTrace, resolveSettings } from '../../core/run/runPlan';
+import type { RunPlan, ScoringDownloadPlan } from '../../core/engine';
+import { formatUsd } from '../../core/run/summary';
 import type { CostEstimate, TraceSettings } from '../../core/run/trace';
 import type { CliIO, Subcommand } from '../io';
 import { GENERATE_USAGE, parseGenerateOptions, type GenerateOptions } from '../options';
-import { checkToken, cliLogger, makeClient, requireToken, runAndReport } from '../runSession';
-import { describeScoringDownloads, type ScoringDownloadPlan } from '../scoringPlan';
-import { formatUsd } from '../../core/run/summary';
+import { cliEngine, cliLogger, showRun } from '../runSession';
 
 export const generate: Subcommand = async (argv, io) => {
   const opts = parseGenerateOptions(argv, io.env, io.cwd);
@@ -24,25 +18,11 @@ export const generate: Subcommand = async (argv, io) => {
     io.stdout(GENERATE_USAGE);
     return 0;
   }
-  const prompt = await readPromptFile(opts.promptFile);
-  const settings = resolveSettings(prompt, opts.request);
-  const pricing = loadPricing();
-  const rawEstimate = estimateRunCost(settings.models, settings.num_variations, pricing);
-  const estimate = toCostEstimate(rawEstimate);
-  if (opts.dryRun) return printPlan(prompt, settings, estimate, opts, io);
-
-  const logger = cliLogger(io, opts.verbose);
-  const token = requireToken(io.env);
-  // Before anything is spent or created: the budget, then the token.
-  const budgetWarning = checkBudget(rawEstimate, settings.budget_usd);
-  if (budgetWarning) io.stderr(`warning: ${budgetWarning}`);
-  const client = makeClient(token, opts, logger);
-  await checkToken(client, io.signal);
-
-  const folder = await createRunFolder({ promptPath: prompt.path, outputDir: opts.outputDir });
-  const trace = newTrace({ prompt, settings, demo: io.env.CONTACT_SHEET_DEMO === '1', estimate });
-  if (budgetWarning) trace.warnings.push(budgetWarning);
-  return runAndReport(folder, trace, client, opts, io, logger, pricing);
+  const engine = cliEngine(opts, io, cliLogger(io, opts.verbose));
+  const plan = await engine.plan({ prompt: opts.promptFile, options: opts.request, outputDir: opts.outputDir });
+  if (opts.dryRun) return printPlan(plan, await engine.describeScoringModels(plan.settings), opts, io);
+  // The engine checks, before anything is spent or created: the token is set, the budget, the token is valid.
+  return showRun((hooks) => engine.start(plan, hooks), opts, io);
 };
 
 interface DryRunPlan {
@@ -59,10 +39,9 @@ interface DryRunPlan {
   scoring: ScoringDownloadPlan;
 }
 
-async function printPlan(prompt: PromptFile, settings: TraceSettings, estimate: CostEstimate, opts: GenerateOptions, io: CliIO): Promise<number> {
-  const outputDir = opts.outputDir ?? join(defaultRunsParent(prompt.path), timestampFolderName(new Date()));
-  const scoring = await describeScoringDownloads(settings, opts);
-  const budgetOk = settings.budget_usd === null || estimate.usd === null ? null : estimate.usd <= settings.budget_usd;
+async function printPlan(runPlan: RunPlan, scoring: ScoringDownloadPlan, opts: GenerateOptions, io: CliIO): Promise<number> {
+  const { prompt, settings, estimate, outputDir } = runPlan;
+  const budgetOk = runPlan.budget.withinBudget;
   const plan: DryRunPlan = {
     schema_version: 1,
     kind: 'contact-sheet.dry-run-plan',

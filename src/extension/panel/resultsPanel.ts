@@ -81,7 +81,7 @@ export class ResultsPanel {
 
   private async loadState(): Promise<PanelState> {
     const { prompt, view } = await readPrompt(this.promptUri);
-    return { prompt: view, plan: readRunPlan(this.promptUri, prompt) };
+    return { prompt: view, plan: await readRunPlan(this.promptUri, prompt) };
   }
 
   /** Pushes fresh state when the prompt file or the settings change. */

@@ -1,12 +1,12 @@
 /**
- * For --dry-run: which scoring models the run would need, whether they are cached, and how much
- * would be downloaded. Reads the manifest and the cache only (no network, nothing loaded).
+ * For a plan (the CLI's --dry-run): which scoring models the run would need, whether they are
+ * cached, and how much would be downloaded. Reads the manifest and the cache only (no network,
+ * nothing loaded).
  */
-import { toContactSheetError } from '../core/errors';
-import { loadManifest, ModelStore } from '../core/models/store';
-import { METRIC_IDS, type MetricId } from '../core/scoring/types';
-import type { TraceSettings } from '../core/run/trace';
-import type { EnvironmentOptions } from './options';
+import { toContactSheetError } from '../errors';
+import { loadManifest, ModelStore } from '../models/store';
+import { METRIC_IDS, type MetricId } from '../scoring/types';
+import type { TraceSettings } from './trace';
 
 /** Manifest model ids each metric needs (the aesthetic head runs on CLIP-L's image embeddings). */
 export const MODELS_FOR_METRIC: Record<MetricId, string[]> = {
@@ -23,7 +23,14 @@ export interface ScoringDownloadPlan {
   error?: string;
 }
 
-export async function describeScoringDownloads(settings: TraceSettings, env: EnvironmentOptions): Promise<ScoringDownloadPlan> {
+/** Where the scoring models are looked for. */
+export interface ScoringModelsLocation {
+  modelsDir: string;
+  manifestPath?: string;
+  hubEndpoint?: string;
+}
+
+export async function describeScoringDownloads(settings: TraceSettings, env: ScoringModelsLocation): Promise<ScoringDownloadPlan> {
   const needed = new Map<string, MetricId[]>();
   for (const metric of METRIC_IDS) {
     if (!settings.enabled_metrics[metric]) continue;
