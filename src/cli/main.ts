@@ -3,9 +3,10 @@
  * Each subcommand lives in its own file under commands/ and exports `run(argv, io)`.
  * Exit codes: 0 ok, 1 failed run, 2 bad usage.
  */
-import { ContactSheetError, toContactSheetError } from '../core/errors';
+import { toContactSheetError } from '../shared/errors';
 import { redact } from '../core/log';
 import { VERSION } from '../core/version';
+import { formatError } from './formatError';
 import type { CliIO, Subcommand } from './io';
 import { processIO } from './io';
 
@@ -61,11 +62,6 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     io.stderr(formatError(err));
     return err.code === 'bad-usage' ? 2 : 1;
   }
-}
-
-export function formatError(err: ContactSheetError): string {
-  const action = err.action ? `\n  → ${err.action}` : '';
-  return redact(`contact-sheet: error [${err.code}]: ${err.message}${action}`);
 }
 
 if (require.main === module || process.env.CONTACT_SHEET_CLI_MAIN === '1' || isBundledEntry()) {

@@ -5,7 +5,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ContactSheetError } from '../core/errors';
+import { ContactSheetError } from '../shared/errors';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';

@@ -3,7 +3,7 @@
  * with the CLI's own advice, and showing a run (progress, report, exit code).
  */
 import { createEngine, type Engine, type EngineRunHooks, type RunResult } from '../core/engine';
-import { ContactSheetError } from '../core/errors';
+import { ContactSheetError } from '../shared/errors';
 import { registerSecret, streamLogger, type Logger } from '../core/log';
 import type { GenerationTrace } from '../core/run/trace';
 import type { CliIO } from './io';

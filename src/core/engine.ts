@@ -10,7 +10,7 @@
  * The types a face needs are exported from here too, so a face imports this one module.
  */
 import { join, resolve } from 'node:path';
-import { ContactSheetError } from './errors';
+import { ContactSheetError } from '../shared/errors';
 import { registerSecret, silentLogger, type Logger } from './log';
 import { defaultModelsDir } from './models/modelsDir';
 import { readPromptFile, type PromptFile } from './prompt';
@@ -27,7 +27,7 @@ import type { CostEstimate, GenerationTrace, TraceSettings } from './run/trace';
 import type { Scorer } from './scoring/scorer';
 import type { Precision, ScorerConfig, ScorerProgress, ScoreWeights } from './scoring/types';
 
-export type { ContactSheetError, ErrorCode, SerializedError } from './errors';
+export type { ContactSheetError, ErrorCode, SerializedError } from '../shared/errors';
 export type { Logger } from './log';
 export type { PromptFile } from './prompt';
 export type { RankEntry, RunEvent, RunPhase } from './run/events';

@@ -26,8 +26,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { ContactSheetError } from './errors';
-import { ASPECT_RATIOS, type AspectRatio } from './replicate/types';
+import { ContactSheetError } from '../shared/errors';
+import { ASPECT_RATIOS, type AspectRatio } from '../shared/aspectRatios';
 
 export const MAX_PROMPT_FILE_BYTES = 100 * 1024;
 export const MIN_VARIATIONS = 1;

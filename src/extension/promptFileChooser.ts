@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
-import { ContactSheetError } from '../core/errors';
+import { ContactSheetError } from '../shared/errors';
 
 const PROMPT_EXTENSIONS = ['.txt', '.md'];
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { ContactSheetError } from '../core/errors';
+import { ContactSheetError } from '../shared/errors';
 import { MAX_PROMPT_FILE_BYTES, parsePromptBytes, type PromptFile } from '../core/prompt';
 import type { PromptView } from '../shared/protocol';
 

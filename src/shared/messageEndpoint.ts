@@ -7,7 +7,7 @@
  * timeout (restarted by each progress chunk, so a long run stays alive while it reports), a
  * failed post, or dispose() — whichever comes first.
  */
-import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from '../core/errors';
+import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from './errors';
 import { isEnvelope, type Envelope, type RequestMap, type ResponseEnvelope } from './protocol';
 
 /** Posts one envelope; VS Code's webview.postMessage resolves false when nothing received it. */

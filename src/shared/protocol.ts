@@ -6,8 +6,8 @@
  * No message carries the Replicate token or file-system paths: images travel as webview URIs.
  * This file is shared by both sides, so it imports types only, and none that need Node.
  */
-import type { SerializedError } from '../core/errors';
-import type { ImageScores, Precision } from '../core/scoring/types';
+import type { SerializedError } from './errors';
+import type { ImageScores, Precision } from './scores';
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes

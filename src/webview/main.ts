@@ -2,7 +2,7 @@
  * Results webview entry. Handshake: post the ready request, render the state it returns,
  * persist only the prompt's identity (the host's serializer re-reads everything else).
  */
-import { toContactSheetError } from '../core/errors';
+import { toContactSheetError } from '../shared/errors';
 import { MessageEndpoint } from '../shared/messageEndpoint';
 import type { FromWebviewEvent, FromWebviewRequests, PanelState, ToWebviewEvent, ToWebviewRequests } from '../shared/protocol';
 import { renderError, renderPanelState } from './planView';

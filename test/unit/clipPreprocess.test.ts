@@ -10,7 +10,7 @@ import {
 } from '../../src/core/scoring/clipPreprocess';
 import { decodeRgb } from '../../src/core/scoring/imageDecode';
 import { pillowBicubicResize } from '../../src/core/scoring/pillowResample';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 
 // Reference values come from Pillow 9.4 + numpy (test/fixtures/preprocess/make_reference.py,
 // which writes out Hugging Face CLIPImageProcessor's PIL path). Parity is exact: equal sha256 of

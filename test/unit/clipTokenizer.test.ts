@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ClipTokenizer } from '../../src/core/scoring/clipTokenizer';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 import { TINY_CLIP_VOCAB_SIZE, tinyClipTokenizerJson } from '../fixtures/models/tinyClipTokenizer';
 
 // The real CLIP vocabulary (49408 ids) is not available offline and no npm package ships it, so

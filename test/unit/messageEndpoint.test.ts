@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 import { MessageEndpoint, type RequestHandlers } from '../../src/shared/messageEndpoint';
 import { isEnvelope } from '../../src/shared/protocol';
 

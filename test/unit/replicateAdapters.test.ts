@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { ContactSheetError } from '../../src/core/errors';
+import type { ContactSheetError } from '../../src/shared/errors';
 import type { ModelVersion } from '../../src/core/replicate/apiTypes';
 import { generateImages } from '../../src/core/replicate/generator';
 import { adaptInput, closestRatio, inputSchemaOf, sizeFor } from '../../src/core/replicate/inputAdapter';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { ContactSheetError } from '../../src/core/errors';
+import type { ContactSheetError } from '../../src/shared/errors';
 import { ReplicateClient } from '../../src/core/replicate/client';
 import { canonicalJson } from '../../src/core/replicate/createLookup';
 import { formatModelRef, parseModelRef } from '../../src/core/replicate/modelRef';

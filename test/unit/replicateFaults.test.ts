@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createServer } from 'node:net';
-import type { ContactSheetError } from '../../src/core/errors';
+import type { ContactSheetError } from '../../src/shared/errors';
 import type { ReplicateClient } from '../../src/core/replicate/client';
 import type { Prediction } from '../../src/core/replicate/apiTypes';
 import { errorForPrediction } from '../../src/core/replicate/predictionErrors';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { ContactSheetError } from '../../src/core/errors';
+import type { ContactSheetError } from '../../src/shared/errors';
 import { generateImages } from '../../src/core/replicate/generator';
 import type { GenerationEvent, GenerationRequest, ImageJob } from '../../src/core/replicate/types';
 import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../fixtures/fakeReplicate/server';

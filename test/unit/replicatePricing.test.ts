@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContactSheetError } from '../../src/core/errors';
+import type { ContactSheetError } from '../../src/shared/errors';
 import { parseModelRef } from '../../src/core/replicate/modelRef';
 import { checkBudget, costOf, estimateRunCost, loadPricing } from '../../src/core/replicate/pricing';
 

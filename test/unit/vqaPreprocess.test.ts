@@ -11,7 +11,7 @@ import {
   type Idefics3PreprocessConfig,
 } from '../../src/core/scoring/vqa/idefics3Preprocess';
 import { pillowResize, type RawImage } from '../../src/core/scoring/pillowResample';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 
 /** SmolVLM-256M-Instruct's preprocessor_config.json values. */
 const SMOLVLM_PREPROCESSOR = {

@@ -8,7 +8,7 @@ import {
 } from '../../src/core/scoring/vqa/chatPrompt';
 import { describeSmolVlmVariant, parseSmolVlmVariant, smolVlmRequiredFiles } from '../../src/core/scoring/vqa/smolvlmVariant';
 import { fromHalfBits, toHalfBits } from '../../src/core/models/float16';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 
 describe('VQAScore question and SmolVLM chat prompt', () => {
   it('uses the VQAScore template', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { ContactSheetError } from '../../src/core/errors';
+import { ContactSheetError } from '../../src/shared/errors';
 import { idefics3ConfigFromJson, idefics3Preprocess } from '../../src/core/scoring/vqa/idefics3Preprocess';
 import { softmaxAt, VqaScorer, vqaQuestion } from '../../src/core/scoring/vqa/vqaScorer';
 import {

@@ -4,12 +4,12 @@
  */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ContactSheetError, toContactSheetError } from '../../core/errors';
+import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { streamLogger } from '../../core/log';
 import { loadManifest, ModelStore, type ModelStatus } from '../../core/models/store';
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { CliIO, Subcommand } from '../io';
-import { formatError } from '../main';
+import { formatError } from '../formatError';
 
 const HELP = `Usage: contact-sheet models <list|pull|verify> [model ids…] [options]
 

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ContactSheetError, toContactSheetError } from '../../core/errors';
+import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { streamLogger } from '../../core/log';
 import { defaultModelsDir } from '../../core/models/modelsDir';
 import { readPromptFile } from '../../core/prompt';

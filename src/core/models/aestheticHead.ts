@@ -4,7 +4,7 @@
  * non-linear, at inference the MLP is one affine map w·x + b on the L2-normalised ViT-L/14 image
  * embedding: we fold it once at load time and keep the layered path for checking the fold.
  */
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import { readTorchStateDict, type TorchStateDict } from './torchCheckpoint';
 
 /** Layer indices of the Linear modules inside the original `nn.Sequential`. */

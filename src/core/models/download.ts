@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
-import { ContactSheetError, isAbortError, throwIfAborted } from '../errors';
+import { ContactSheetError, isAbortError, throwIfAborted } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
 
 /** What a file's bytes were checked against before it entered the store. */

@@ -4,7 +4,7 @@
  * read tensor by tensor, never whole.
  */
 import { promises as fs } from 'node:fs';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import { toHalfBits } from './float16';
 import { decodeToFloat32, type StorageDtype } from './tensorDecode';
 

@@ -10,9 +10,9 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ContactSheetError, throwIfAborted } from '../errors';
+import { ContactSheetError, throwIfAborted } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
-import type { ScorerProgress } from '../scoring/types';
+import type { ScorerProgress } from '../../shared/progress';
 import { downloadFile, sha256OfFile, type ChecksumSource } from './download';
 import { findInHubCache, linkOrCopy } from './hubCache';
 import type { Manifest, ManifestFile, ManifestModel } from './manifest';

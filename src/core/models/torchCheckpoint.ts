@@ -9,7 +9,7 @@
  * 'model-format' error, so a hostile file can never make it do more than build tensors.
  */
 import { promises as fs } from 'node:fs';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import { decodeToFloat32, STORAGE_BYTES, type StorageDtype } from './tensorDecode';
 
 export type TorchDtype = StorageDtype;

@@ -4,7 +4,7 @@
  * network errors, 5xx and 429; a create only on 429, or after `onUnknownOutcome` (a lookup) found
  * that its earlier attempt did not create anything.
  */
-import { ContactSheetError, isAbortError } from '../errors';
+import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { redact, type Logger } from '../log';
 import type { Prediction } from './apiTypes';
 import { TERMINAL_STATUSES } from './apiTypes';

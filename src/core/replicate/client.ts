@@ -6,7 +6,7 @@
  * bills twice, and a prediction that times out or is abandoned is canceled so it stops billing.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ContactSheetError, isAbortError } from '../errors';
+import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { registerSecret, silentLogger, type Logger } from '../log';
 import { ApiTransport, canceledError, throwIfCanceled, type CallContext, type Sleep } from './apiTransport';
 import type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';

@@ -4,7 +4,7 @@
  * can fix (missing model, rejected input, server trouble, a failed or stuck prediction) move the
  * image to the next model.
  */
-import type { ErrorCode } from '../errors';
+import type { ErrorCode } from '../../shared/errors';
 
 const RUN_FATAL: ReadonlySet<ErrorCode> = new Set(['token-missing', 'token-invalid', 'insufficient-credit', 'canceled']);
 

@@ -5,7 +5,7 @@
  * cancel (or a run-fatal error) cancels the predictions in flight on Replicate. Per-image failures
  * are returned, never thrown; finished images are emitted as they arrive, so none is lost.
  */
-import { ContactSheetError, toContactSheetError, type SerializedError } from '../errors';
+import { ContactSheetError, toContactSheetError, type SerializedError } from '../../shared/errors';
 import type { Prediction } from './apiTypes';
 import type { CallContext, ModelInfo, ReplicateClient } from './client';
 import { isFallbackWorthy, isRunFatal, MODEL_FAILURES_BEFORE_SKIP } from './failurePolicy';

@@ -3,7 +3,7 @@
  * Replicate's error bodies are `{title, detail, status, invalid_fields?}` (RFC 7807 style); anything
  * else is reported by status alone.
  */
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export interface ReplicateErrorBody {
   title?: string;

@@ -4,7 +4,7 @@
  * in scoring where the cause would be unclear).
  */
 import sharp from 'sharp';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 

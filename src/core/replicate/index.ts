@@ -1,4 +1,4 @@
-/** Public surface of the Replicate layer (run.ts, the CLI and tests import from here). */
+/** Public surface of the Replicate layer (the run, the CLI and tests import from here). */
 export type * from './types';
 export type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';
 export { ReplicateClient, type ReplicateClientOptions, type CallContext, type ModelInfo, type Sleep } from './client';

@@ -5,7 +5,7 @@
  * where the model takes one, one output, PNG where offered, the negative prompt where offered —
  * and nothing the schema lacks.
  */
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import type { JsonSchema, ModelVersion, OpenApiSchema } from './apiTypes';
 import type { AspectRatio } from './types';
 

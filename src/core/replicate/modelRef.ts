@@ -2,7 +2,7 @@
  * "owner/name[:version]" parsing. Model references come from users (settings, front matter, CLI
  * flags), so a malformed one is a usage error with an example, not a failed HTTP call later.
  */
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import type { ModelRef } from './types';
 
 // Replicate owner and model names: lowercase letters, digits, '-', '_', '.'; versions are 64 hex.

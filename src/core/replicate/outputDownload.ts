@@ -3,7 +3,7 @@
  * sent (the token must not travel to whatever host a response names). The body is streamed with
  * a byte cap so a huge or endless response is cut off, then validated as an image.
  */
-import { ContactSheetError, isAbortError } from '../errors';
+import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { validateImageBytes, isAcceptableImageContentType, type ImageFormat } from './imageValidation';
 import { backoffDelayMs, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
 import type { ApiCallRecord } from './types';

@@ -3,7 +3,7 @@
  * the provider's content policy flagged the prompt or output) is told apart from an ordinary
  * failure because another model would likely refuse too and the user must change the prompt.
  */
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import type { Prediction } from './apiTypes';
 
 const REFUSAL = /nsfw|safety|content policy|content_policy|flagged|sensitive|moderation|prohibited/i;

@@ -4,7 +4,7 @@
  * otherwise unknown. Every Cost names its source and the table's date.
  */
 import { readFileSync } from 'node:fs';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import { modelName, parseModelRef } from './modelRef';
 import replicatePrices from './replicatePrices.json';
 import type { Cost, CostSource, ModelRef, PredictionStatus } from './types';

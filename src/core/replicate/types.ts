@@ -1,11 +1,11 @@
 /**
  * The generation contract between the Replicate layer and the run pipeline.
- * The Replicate layer (client, adapters, pricing, generator) implements it; run.ts consumes it.
+ * The Replicate layer (client, adapters, pricing, generator) implements it; run/executeRun.ts consumes it.
  */
-import type { SerializedError } from '../errors';
+import type { AspectRatio } from '../../shared/aspectRatios';
+import type { SerializedError } from '../../shared/errors';
 
-export const ASPECT_RATIOS = ['1:1', '4:3', '3:4', '16:9', '9:16'] as const;
-export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+export { ASPECT_RATIOS, type AspectRatio } from '../../shared/aspectRatios';
 
 export type PredictionStatus = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
 

@@ -6,7 +6,7 @@
  * (relative to run_dir) once written, scores and overall, rank updates, and costs so far. Files
  * named in events are always inside run_dir; `path` fields are absolute, `file` fields relative.
  */
-import type { SerializedError } from '../errors';
+import type { SerializedError } from '../../shared/errors';
 import type { ComparisonSummary } from './rank';
 import type { ApiCallRecord, AspectRatio, Cost, GenerationEvent } from '../replicate/types';
 import type { ImageScores, MetricId, ScorerProgress } from '../scoring/types';

@@ -8,7 +8,7 @@
  * finished by `resume` without paying twice. The same function finishes a resumed run: images
  * already generated are taken from disk, predictions already created are adopted.
  */
-import { ContactSheetError, isAbortError, toContactSheetError, type SerializedError } from '../errors';
+import { ContactSheetError, isAbortError, toContactSheetError, type SerializedError } from '../../shared/errors';
 import type { RunEvent } from './events';
 import { silentLogger, type Logger } from '../log';
 import type { RunFolder } from './output';

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export const TRACE_FILE = 'generation_trace.json';
 export const SUMMARY_FILE = 'summary.md';

@@ -3,7 +3,7 @@
  * adopts the predictions already created (no second charge), fetches only what is missing,
  * rescores what is not scored and ranks everything again.
  */
-import type { ErrorCode } from '../errors';
+import type { ErrorCode } from '../../shared/errors';
 import { RunFolder } from './output';
 import { readTrace, type GenerationTrace } from './trace';
 

@@ -8,7 +8,7 @@
  * then the files move. Wherever a kill lands, each image is at its pending name if that exists,
  * else at the name the trace gives, and finalizing again is correct.
  */
-import { ContactSheetError, type SerializedError } from '../errors';
+import { ContactSheetError, type SerializedError } from '../../shared/errors';
 import type { RunEvent } from './events';
 import type { Logger } from '../log';
 import { buildImageMetadata } from './metadata';

@@ -4,7 +4,7 @@
  * it arrives; a score updates the trace and the provisional ranking at once.
  */
 import sharp from 'sharp';
-import { ContactSheetError, toContactSheetError, type SerializedError } from '../errors';
+import { ContactSheetError, toContactSheetError, type SerializedError } from '../../shared/errors';
 import type { CostSoFar, RunEvent } from './events';
 import type { RunFolder } from './output';
 import { overallScore } from './rank';

@@ -3,7 +3,7 @@
  * and the initial trace. Pure except for the random base seed (injectable).
  */
 import { randomInt } from 'node:crypto';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import { MAX_SEED, type PromptFile } from '../prompt';
 import { pendingImageName } from './output';
 import type { AspectRatio } from '../replicate/types';

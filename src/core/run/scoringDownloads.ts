@@ -3,7 +3,7 @@
  * cached, and how much would be downloaded. Reads the manifest and the cache only (no network,
  * nothing loaded).
  */
-import { toContactSheetError } from '../errors';
+import { toContactSheetError } from '../../shared/errors';
 import { loadManifest, ModelStore } from '../models/store';
 import { METRIC_IDS, type MetricId } from '../scoring/types';
 import type { TraceSettings } from './trace';

@@ -38,8 +38,8 @@
  *   overall | null, overall_weights | null, preference_probability | null, scoring_ms | null, error | null }
  * Where an image's bytes are: its pending_file if that exists, else its file.
  */
-import type { SerializedError } from '../errors';
-import { ContactSheetError } from '../errors';
+import type { SerializedError } from '../../shared/errors';
+import { ContactSheetError } from '../../shared/errors';
 import { TRACE_FILE, type RunFolder } from './output';
 import type { ComparisonSummary } from './rank';
 import type { ApiCallRecord, AspectRatio, Cost, CostSource } from '../replicate/types';

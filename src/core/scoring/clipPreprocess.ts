@@ -5,7 +5,7 @@
  * when the image is smaller) → x * rescaleFactor in float64 cast to float32 → (x - mean) / std in
  * float32 → channels first. Parameters come from the model's preprocessor_config.json.
  */
-import { ContactSheetError, throwIfAborted } from '../errors';
+import { ContactSheetError, throwIfAborted } from '../../shared/errors';
 import { decodeRgb, type RgbImage } from './imageDecode';
 import { pillowBicubicResize, type ResizeWindow } from './pillowResample';
 

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export interface ClipEncoding {
   /** BOS, the kept content tokens, EOS. */

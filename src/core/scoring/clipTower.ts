@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 import type { ClipOnnxInfo } from '../models/convert/clipOnnx';
 import { clipImageConfigFromPreprocessorJson, type ClipImageConfig } from './clipPreprocess';
 import { ClipTokenizer } from './clipTokenizer';

@@ -10,7 +10,7 @@
  *   I→RGB conversion clips values above 255 instead.
  */
 import sharp from 'sharp';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export interface RgbImage {
   /** Interleaved RGB, row-major, 3 bytes per pixel. */

@@ -3,7 +3,7 @@
  * configurable (e.g. ["cuda", "cpu"] on a machine whose onnxruntime build has CUDA).
  */
 import type { InferenceSession } from 'onnxruntime-node';
-import { ContactSheetError } from '../errors';
+import { ContactSheetError } from '../../shared/errors';
 
 export interface SessionSettings {
   executionProviders: string[];

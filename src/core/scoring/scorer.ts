@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ContactSheetError, type SerializedError } from '../errors';
+import { ContactSheetError, type SerializedError } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
 import { ScoringSession } from './scoringSession';
 import type { ImageScores, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';

@@ -8,7 +8,7 @@
  * onnxruntime threads, which is faster than interleaving (FACTS.md §1).
  */
 import { join } from 'node:path';
-import { ContactSheetError, throwIfAborted, toContactSheetError } from '../errors';
+import { ContactSheetError, throwIfAborted, toContactSheetError } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
 import { ensureClipOnnx } from '../models/convert/clipOnnx';
 import type { Manifest, ManifestModel } from '../models/manifest';

@@ -1,34 +1,12 @@
 /**
- * The scoring contract shared by the scorer (worker side), the run pipeline and the faces.
- * Values are 0–100; a metric that could not be computed is `{ value: null, reason }`, never a number.
+ * The scoring contract shared by the scorer (worker side), the run pipeline and the faces. The
+ * plain value types (scores, metric ids, precision, progress) live in src/shared.
  */
-export type MetricId = 'pickscore' | 'clip_score' | 'vqascore' | 'aesthetic';
+import type { Precision, MetricId } from '../../shared/scores';
 
-export const METRIC_IDS: readonly MetricId[] = ['pickscore', 'clip_score', 'vqascore', 'aesthetic'];
-
-export type Precision = 'fp32' | 'int8';
-
-export interface MetricScore {
-  /** The model's own number: PickScore logit_scale·cos, 100·cos for CLIP, P(yes), aesthetic 1–10. */
-  raw: number;
-  /** Mapped to 0–100 (clamped). */
-  value: number;
-  /** Model that produced it, e.g. "yuvalkirstain/PickScore_v1@<revision> (fp32)". */
-  model: string;
-}
-
-export interface MetricAbsent {
-  value: null;
-  reason: string;
-}
-
-export type MetricResult = MetricScore | MetricAbsent;
-
-export type ImageScores = Record<MetricId, MetricResult>;
-
-export type ScoreWeights = Record<MetricId, number>;
-
-export const DEFAULT_WEIGHTS: ScoreWeights = { pickscore: 0.5, clip_score: 0.25, vqascore: 0.15, aesthetic: 0.1 };
+export { DEFAULT_WEIGHTS, METRIC_IDS } from '../../shared/scores';
+export type { ImageScores, MetricAbsent, MetricId, MetricResult, MetricScore, Precision, ScoreWeights } from '../../shared/scores';
+export type { ScorerProgress } from '../../shared/progress';
 
 /** What the scorer tells the run about the prompt it scores against. */
 export interface PromptScoringInfo {
@@ -58,11 +36,3 @@ export interface ScorerConfig {
   /** Path of the manifest (defaults to the packaged models/manifest.json). */
   manifestPath?: string;
 }
-
-export type ScorerProgress =
-  | { type: 'download'; model: string; file: string; receivedBytes: number; totalBytes: number | null; bytesPerSecond: number; etaSeconds: number | null }
-  | { type: 'convert'; model: string; step: string }
-  | { type: 'load'; model: string; precision: Precision }
-  | { type: 'ready'; model: string; loadMs: number }
-  /** A model could not be made ready: the metrics that need it are reported absent with this reason. */
-  | { type: 'unavailable'; model: string; metrics: MetricId[]; reason: string };

@@ -3,7 +3,7 @@
  * sessions so scoring, which saturates both cores, never blocks the extension host's thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { toContactSheetError } from '../errors';
+import { toContactSheetError } from '../../shared/errors';
 import type { Logger } from '../log';
 import { ScoringSession } from './scoringSession';
 import type { WorkerData, WorkerReply, WorkerRequest } from './workerProtocol';

@@ -1,5 +1,5 @@
 /** Messages between the scorer (caller's thread) and the scoring worker that owns the sessions. */
-import type { SerializedError } from '../errors';
+import type { SerializedError } from '../../shared/errors';
 import type { ImageScores, MetricId, Precision, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
 
 export interface ScorerDescription {

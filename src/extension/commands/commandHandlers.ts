@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { toContactSheetError } from '../../core/errors';
+import { toContactSheetError } from '../../shared/errors';
 import type { CommandId } from '../commandIds';
 import type { ExtensionServices } from '../extensionServices';
 import { downloadModels } from './downloadModels';

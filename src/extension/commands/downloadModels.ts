@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { ContactSheetError, toContactSheetError } from '../../core/errors';
+import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { loadManifest, ModelStore } from '../../core/models/store';
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { ExtensionServices } from '../extensionServices';

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import * as vscode from 'vscode';
-import { ContactSheetError, toContactSheetError } from '../../core/errors';
+import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { MessageEndpoint } from '../../shared/messageEndpoint';
 import type {
   FromWebviewEvent,

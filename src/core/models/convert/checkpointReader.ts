@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { ContactSheetError } from '../../errors';
+import { ContactSheetError } from '../../../shared/errors';
 import { SafetensorsFile } from '../safetensors';
 
 export const SINGLE_FILE = 'model.safetensors';

@@ -3,7 +3,7 @@
  * checkpoint's config.json (PickScore_v1: ViT-H/14, GELU; openai/clip-vit-large-patch14: ViT-L/14,
  * QuickGELU, legacy eos_token_id 2). Missing sub-config keys take the CLIPConfig defaults.
  */
-import { ContactSheetError } from '../../errors';
+import { ContactSheetError } from '../../../shared/errors';
 
 export type ClipActivation = 'quick_gelu' | 'gelu';
 

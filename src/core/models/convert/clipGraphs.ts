@@ -7,8 +7,8 @@
  *           pre_layrnorm → blocks → post_layernorm(CLS) → visual_projection → image_embeds
  * Embeddings are not normalised (the scorer normalises).
  */
-import { throwIfAborted } from '../../errors';
-import type { Precision } from '../../scoring/types';
+import { throwIfAborted } from '../../../shared/errors';
+import type { Precision } from '../../../shared/scores';
 import { GraphBuilder, attr, type Value } from '../onnx/graphBuilder';
 import type { ExternalDataWriter } from '../onnx/externalDataWriter';
 import { LEGACY_EOS_TOKEN_ID, type ClipArchConfig, type ClipEncoderConfig } from './clipConfig';

@@ -11,8 +11,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ContactSheetError, isContactSheetError, throwIfAborted, toContactSheetError } from '../../errors';
-import type { Precision } from '../../scoring/types';
+import { ContactSheetError, isContactSheetError, throwIfAborted, toContactSheetError } from '../../../shared/errors';
+import type { Precision } from '../../../shared/scores';
 import { ExternalDataWriter } from '../onnx/externalDataWriter';
 import { CheckpointReader } from './checkpointReader';
 import { parseClipConfig, type ClipArchConfig } from './clipConfig';

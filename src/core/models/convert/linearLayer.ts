@@ -5,7 +5,7 @@
  *   y = Cast<float>(MatMulInteger(xq, Wq, xz, 0)) · (xs · w_scale) + b
  * One DynamicQuantizeLinear per activation tensor, shared by the layers that read it.
  */
-import type { Precision } from '../../scoring/types';
+import type { Precision } from '../../../shared/scores';
 import type { GraphBuilder, Value } from '../onnx/graphBuilder';
 import { quantizePerColumn } from './quantize';
 

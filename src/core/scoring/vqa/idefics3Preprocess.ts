@@ -24,7 +24,7 @@
  *    answer, while 'exact' alone would exceed the VQAScore time budget (DESIGN.md).
  */
 import sharp from 'sharp';
-import { ContactSheetError } from '../../errors';
+import { ContactSheetError } from '../../../shared/errors';
 import { pillowFilterFromCode, pillowResize, type PillowFilter, type RawImage } from '../pillowResample';
 
 export interface Idefics3PreprocessConfig {

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { ContactSheetError } from '../../errors';
+import { ContactSheetError } from '../../../shared/errors';
 import { idefics3ConfigFromJson, type Idefics3PreprocessConfig } from './idefics3Preprocess';
 
 export interface SmolVlmConfig {

@@ -2,7 +2,7 @@
  * Which of SmolVLM's published ONNX precisions to load for each of the three graphs, and the
  * file names they have in the hub repository (onnx/<graph>[_<precision>].onnx, fp32 unsuffixed).
  */
-import { ContactSheetError } from '../../errors';
+import { ContactSheetError } from '../../../shared/errors';
 
 export const SMOLVLM_PRECISIONS = ['fp32', 'fp16', 'int8', 'uint8', 'quantized', 'q4', 'q4f16', 'bnb4'] as const;
 export type SmolVlmPrecision = (typeof SMOLVLM_PRECISIONS)[number];

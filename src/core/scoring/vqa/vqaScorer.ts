@@ -17,7 +17,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ContactSheetError, throwIfAborted } from '../../errors';
+import { ContactSheetError, throwIfAborted } from '../../../shared/errors';
 import { createSession, ort } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from '../../models/float16';

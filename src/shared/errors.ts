@@ -1,7 +1,8 @@
 /**
  * Every failure the engine reports is a ContactSheetError: a stable code a face can branch on,
  * a message saying what happened, and an action telling the user what to do about it.
- * Messages must never contain the Replicate token (see log.ts `redact`).
+ * Messages must never contain the Replicate token (see core/log.ts `redact`). Plain TypeScript
+ * without Node, shared by the engine, the faces, the webview and the scoring worker's messages.
  */
 export type ErrorCode =
   // usage and input
