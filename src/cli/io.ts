@@ -1,3 +1,5 @@
+import type { StartScoringWorker } from '../core/scoring/scorer';
+
 /** The CLI's window on the world, injectable so tests can run commands in-process. */
 export interface CliIO {
   stdout(text: string): void;
@@ -8,6 +10,8 @@ export interface CliIO {
   cwd: string;
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
+  /** How to start the scoring worker when running from source (tests, the demo); default: the bundled one. */
+  startScoringWorker?: StartScoringWorker;
 }
 
 export type Subcommand = (argv: string[], io: CliIO) => Promise<number>;

@@ -35,6 +35,7 @@ export function cliEngine(env: EnvironmentOptions, io: CliIO, logger: Logger): E
     modelsDir: env.modelsDir,
     ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
     ...(env.manifestPath ? { manifestPath: env.manifestPath } : {}),
+    ...(io.startScoringWorker ? { startScoringWorker: io.startScoringWorker } : {}),
     logger,
   });
 }

@@ -24,7 +24,7 @@ import { recoverUnrecordedPredictions } from './run/resumeRecovery';
 import { DEFAULT_API_BASE_URL, newTrace, resolveSettings, type RunRequestOptions } from './run/runPlan';
 import { describeScoringDownloads, type ScoringDownloadPlan } from './run/scoringDownloads';
 import type { CostEstimate, GenerationTrace, TraceSettings } from './run/trace';
-import type { Scorer } from './scoring/scorer';
+import type { Scorer, StartScoringWorker } from './scoring/scorer';
 import type { Precision, ScorerConfig, ScorerProgress, ScoreWeights } from './scoring/types';
 
 export type { ContactSheetError, ErrorCode, SerializedError } from '../shared/errors';
@@ -35,7 +35,7 @@ export type { RunHooks, RunResult } from './run/executeRun';
 export type { RunRequestOptions } from './run/runPlan';
 export type { ScoringDownloadPlan } from './run/scoringDownloads';
 export type { CostEstimate, GenerationTrace, TraceSettings } from './run/trace';
-export type { Scorer } from './scoring/scorer';
+export type { Scorer, StartScoringWorker } from './scoring/scorer';
 export type { ImageScores, MetricId, Precision, ScorerConfig, ScorerProgress, ScoreWeights } from './scoring/types';
 
 /** Makes a scorer for a config; the default runs the models in a worker thread. */
@@ -79,7 +79,9 @@ export interface EngineOptions {
   pricing?: Pricing;
   /** First interval between prediction polls, ms (tests shorten it). */
   pollIntervalMs?: number;
-  /** How scorers are made (tests and benches inject one; default: a worker thread). */
+  /** How the scoring worker thread is started (default: dist/scoringWorker.js beside the bundle; code run from source passes the sandbox's). */
+  startScoringWorker?: StartScoringWorker;
+  /** How scorers are made (default: createScorer with startScoringWorker). */
   createScorer?: ScorerFactory;
 }
 
@@ -269,8 +271,11 @@ class RunEngine implements Engine {
   }
 
   private makeScorer(config: ScorerConfig, onProgress: (p: ScorerProgress) => void): Scorer {
-    const factory = this.options.createScorer ?? defaultScorerFactory;
-    return factory(config, { logger: this.logger, onProgress });
+    if (this.options.createScorer) return this.options.createScorer(config, { logger: this.logger, onProgress });
+    // Loaded on first use: the scorer module is not needed to plan (and faces activate faster).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createScorer } = require('./scoring/scorer') as typeof import('./scoring/scorer');
+    return createScorer(config, { logger: this.logger, onProgress, startWorker: this.options.startScoringWorker });
   }
 
   private scorerConfig(trace: GenerationTrace): ScorerConfig {
@@ -339,10 +344,3 @@ function rawEstimate(e: CostEstimate): RunCostEstimate {
 function budgetWarning(estimate: RunCostEstimate, limitUsd: number): string | null {
   return checkBudget(estimate, limitUsd) ?? null;
 }
-
-/** Loaded on first use: the scorer module is not needed to plan (and faces activate faster). */
-const defaultScorerFactory: ScorerFactory = (config, hooks) => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createScorer } = require('./scoring/scorer') as typeof import('./scoring/scorer');
-  return createScorer(config, hooks);
-};

@@ -1,20 +1,27 @@
 /**
- * One side of the host ⇄ webview conversation: sends events and requests in envelopes and
- * dispatches what arrives. Both sides use it (host: webview.postMessage/onDidReceiveMessage;
- * webview: acquireVsCodeApi().postMessage/window 'message').
+ * One side of a conversation over postMessage: sends events and requests in envelopes and
+ * dispatches what arrives. It joins the extension host and the results webview
+ * (webview.postMessage/onDidReceiveMessage; acquireVsCodeApi().postMessage/window 'message') and
+ * the scorer and its scoring worker (worker.postMessage/parentPort).
  *
  * Requests always settle: the answer, the peer's error (rejected as a ContactSheetError), a
- * timeout (restarted by each progress chunk, so a long run stays alive while it reports), a
- * failed post, or dispose() — whichever comes first.
+ * timeout (restarted by each progress chunk, so a long run stays alive while it reports), the
+ * asker's AbortSignal (the peer is told to stop), a failed post, or dispose() — whichever comes first.
  */
 import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from './errors';
 import { isEnvelope, type Envelope, type RequestMap, type ResponseEnvelope } from './protocol';
 
-/** Posts one envelope; VS Code's webview.postMessage resolves false when nothing received it. */
-export type PostMessage = (message: Envelope<unknown>) => unknown;
+/**
+ * Posts one envelope; VS Code's webview.postMessage resolves false when nothing received it.
+ * `transfer` lists buffers to move rather than copy (a worker's postMessage; webviews ignore it).
+ */
+export type PostMessage = (message: Envelope<unknown>, transfer?: ArrayBuffer[]) => unknown;
 
-/** Answers one kind of incoming request; `progress` sends chunks before the answer. */
-export type RequestHandler<Req, Res, Chunk> = (request: Req, progress: (chunk: Chunk) => void) => Promise<Res> | Res;
+/**
+ * Answers one kind of incoming request; `progress` sends chunks before the answer; `signal`
+ * fires when the asker cancels (or the endpoint is disposed).
+ */
+export type RequestHandler<Req, Res, Chunk> = (request: Req, progress: (chunk: Chunk) => void, signal: AbortSignal) => Promise<Res> | Res;
 
 export type RequestHandlers<In extends RequestMap, Chunk> = {
   [K in keyof In]: RequestHandler<In[K][0], In[K][1], Chunk>;
@@ -26,15 +33,21 @@ export interface MessageEndpointOptions<InEvent, In extends RequestMap, OutEvent
   requestHandlers: RequestHandlers<In, OutEvent>;
   /** Called for anything that is not a well-formed envelope or answers no pending request. */
   onStrayMessage?: (message: unknown, why: string) => void;
-  /** Default timeout of outgoing requests. */
-  timeoutMs?: number;
+  /** Default timeout of outgoing requests; null: none (something else settles them, e.g. a worker's exit). */
+  timeoutMs?: number | null;
+  /** Code of the error a handler's untyped failure is answered with (default 'internal'). */
+  handlerErrorCode?: ErrorCode;
 }
 
 export interface SendRequestOptions<Chunk> {
-  /** Idle timeout: time allowed between the request (or its last progress chunk) and the answer. */
-  timeoutMs?: number;
+  /** Idle timeout: time allowed between the request (or its last progress chunk) and the answer; null: none. */
+  timeoutMs?: number | null;
   /** Receives progress chunks; without it they go to onEvent like ordinary events. */
   onProgress?: (chunk: Chunk) => void;
+  /** Cancels: the request settles as canceled at once and the peer's handler is told to stop. */
+  signal?: AbortSignal;
+  /** Buffers inside the request to move to the peer instead of copying. */
+  transfer?: ArrayBuffer[];
 }
 
 interface PendingRequest {
@@ -50,6 +63,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends { type: string }, In extends RequestMap> {
   private nextId = 1;
   private readonly pending = new Map<number, PendingRequest>();
+  /** Incoming requests still being answered, to abort their handlers on cancel or dispose. */
+  private readonly answering = new Map<number, AbortController>();
   private disposed = false;
 
   constructor(private readonly options: MessageEndpointOptions<InEvent, In, OutEvent>) {}
@@ -63,17 +78,31 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
     request: Out[K][0] & { type: K },
     options: SendRequestOptions<InEvent> = {},
   ): Promise<Out[K][1]> {
-    if (this.disposed) return Promise.reject(endpointClosed());
+    if (this.disposed) return Promise.reject(this.closedError);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(canceledError());
     const id = this.nextId++;
-    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const timeoutMs = options.timeoutMs !== undefined ? options.timeoutMs : this.options.timeoutMs !== undefined ? this.options.timeoutMs : DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Out[K][1]>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        if (!this.pending.has(id)) return;
+        this.settle(id, { ok: false, error: canceledError().toJSON() });
+        void Promise.resolve()
+          .then(() => this.options.post({ kind: 'cancel', inReplyTo: id }))
+          .catch(() => undefined);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       const entry: PendingRequest = {
         resolve: (v) => resolve(v as Out[K][1]),
         reject,
-        clearTimer: () => clearTimeout(timer),
+        clearTimer: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
         restartTimer: () => {
           clearTimeout(timer);
+          if (timeoutMs === null) return;
           timer = setTimeout(() => {
             this.pending.delete(id);
             reject(new ContactSheetError('internal', `No answer to "${request.type}" within ${timeoutMs} ms.`, {
@@ -87,7 +116,7 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
       entry.restartTimer();
       const fail = (e: unknown) => this.settle(id, { ok: false, error: toContactSheetError(e).toJSON() });
       try {
-        void Promise.resolve(this.options.post({ kind: 'request', id, body: request })).then((delivered) => {
+        void Promise.resolve(this.options.post({ kind: 'request', id, body: request }, options.transfer)).then((delivered) => {
           if (delivered === false) fail(new ContactSheetError('internal', `"${request.type}" could not be delivered: the panel is not live.`));
         }, fail);
       } catch (e) {
@@ -121,6 +150,9 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
         else this.options.onEvent(raw.body as InEvent);
         return;
       }
+      case 'cancel':
+        this.answering.get(raw.inReplyTo)?.abort();
+        return;
       case 'response':
         if (!this.pending.has(raw.inReplyTo)) {
           this.options.onStrayMessage?.(raw, 'response to no pending request');
@@ -131,16 +163,24 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
     }
   }
 
-  /** Rejects every pending request; later sends are refused. */
-  dispose(): void {
+  /**
+   * Rejects every pending request (with `reason`, e.g. the worker crashed, else "closed"), aborts
+   * the handlers still answering; later sends are refused with the same error.
+   */
+  dispose(reason?: ContactSheetError): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (reason) this.closedError = reason;
     for (const [id, entry] of this.pending) {
       this.pending.delete(id);
       entry.clearTimer();
-      entry.reject(endpointClosed());
+      entry.reject(this.closedError);
     }
+    for (const controller of this.answering.values()) controller.abort();
+    this.answering.clear();
   }
+
+  private closedError: ContactSheetError = endpointClosed();
 
   get pendingCount(): number {
     return this.pending.size;
@@ -159,17 +199,22 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
     const handlers = this.options.requestHandlers as Record<string, RequestHandler<unknown, unknown, OutEvent> | undefined>;
     const handler = Object.prototype.hasOwnProperty.call(handlers, body.type) ? handlers[body.type] : undefined;
     let response: ResponseEnvelope;
+    const controller = new AbortController();
+    this.answering.set(id, controller);
     try {
       if (!handler) throw new ContactSheetError('bad-usage', `Unknown request "${body.type}".`);
       const progress = (chunk: OutEvent) => {
         if (!this.disposed) this.options.post({ kind: 'progress', inReplyTo: id, body: chunk });
       };
-      const value = await handler(body, progress);
+      const value = await handler(body, progress, controller.signal);
       response = { kind: 'response', inReplyTo: id, ok: true, body: value };
     } catch (e) {
-      response = { kind: 'response', inReplyTo: id, ok: false, error: toContactSheetError(e).toJSON() };
+      response = { kind: 'response', inReplyTo: id, ok: false, error: toContactSheetError(e, this.options.handlerErrorCode).toJSON() };
+    } finally {
+      this.answering.delete(id);
     }
-    if (this.disposed) return;
+    // A canceled request was already settled by the asker: no answer is expected.
+    if (this.disposed || controller.signal.aborted) return;
     try {
       await this.options.post(response);
     } catch (e) {
@@ -177,6 +222,10 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
       this.options.onStrayMessage?.(response, `could not post response: ${toContactSheetError(e).message}`);
     }
   }
+}
+
+function canceledError(): ContactSheetError {
+  return new ContactSheetError('canceled', 'The operation was canceled.');
 }
 
 function endpointClosed(): ContactSheetError {

@@ -204,12 +204,18 @@ export interface ProgressEnvelope<M> {
   body: M;
 }
 
+/** Asks the peer to stop working on a request (its handler's AbortSignal fires); the asker has already settled it as canceled. */
+export interface CancelEnvelope {
+  kind: 'cancel';
+  inReplyTo: number;
+}
+
 /** The one answer to a request: a value, or the error that settled it. */
 export type ResponseEnvelope =
   | { kind: 'response'; inReplyTo: number; ok: true; body: unknown }
   | { kind: 'response'; inReplyTo: number; ok: false; error: SerializedError };
 
-export type Envelope<M> = EventEnvelope<M> | RequestEnvelope<M> | ProgressEnvelope<M> | ResponseEnvelope;
+export type Envelope<M> = EventEnvelope<M> | RequestEnvelope<M> | ProgressEnvelope<M> | CancelEnvelope | ResponseEnvelope;
 
 /** Checks the envelope's shape before anything trusts its fields (messages cross a trust boundary). */
 export function isEnvelope(value: unknown): value is Envelope<{ type: string }> {
@@ -221,6 +227,7 @@ export function isEnvelope(value: unknown): value is Envelope<{ type: string }> 
     case 'request':
       return typeof v.id === 'number' && hasType(v.body);
     case 'progress':
+    case 'cancel':
       return typeof v.inReplyTo === 'number';
     case 'response':
       return typeof v.inReplyTo === 'number' && typeof v.ok === 'boolean';

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io';
+import { startSourceScoringWorker } from '../../src/sandbox/sourceScoringWorker';
 import { startHubServer, type HubServer } from '../fixtures/hub/server';
 import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../fixtures/fakeReplicate/server';
 import { makeTinyModels, type TinyModels } from '../fixtures/models/makeTinyModels';
@@ -67,6 +68,7 @@ export function capturedIO(base: { isTTY: boolean; env: NodeJS.ProcessEnv; signa
   const nl = (t: string) => (t.endsWith('\n') ? t : t + '\n');
   return {
     ...base,
+    startScoringWorker: startSourceScoringWorker,
     out,
     err,
     stdout: (t) => void out.push(nl(t)),

@@ -179,6 +179,40 @@ describe('MessageEndpoint (host ⇄ webview requests)', () => {
     assert.equal((await rejection(pair.webview.sendRequest({ type: 'webview/ready' }))).code, 'canceled');
   });
 
+  it('a canceled request settles as canceled at once, and the peer\'s handler sees its signal abort', async () => {
+    let handlerSignal: AbortSignal | undefined;
+    const handlerAborted = new Promise<void>((resolve) => {
+      pair = connect({
+        ...defaultHandlers,
+        'run/start': (_req, _progress, signal) => {
+          handlerSignal = signal;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+          return never();
+        },
+      });
+    });
+    const controller = new AbortController();
+    const pending = pair!.webview.sendRequest({ type: 'run/start' }, { timeoutMs: null, signal: controller.signal });
+    await pair!.webview.sendRequest({ type: 'prompt/open' }); // the run/start request has arrived
+    assert.equal(handlerSignal?.aborted, false);
+    controller.abort();
+    assert.equal((await rejection(pending)).code, 'canceled');
+    await handlerAborted;
+    assert.equal(pair!.webview.pendingCount, 0);
+    assert.deepEqual(pair!.stray, [], 'no answer comes back for a canceled request');
+    // An already aborted signal never sends the request.
+    assert.equal((await rejection(pair!.webview.sendRequest({ type: 'webview/ready' }, { signal: controller.signal }))).code, 'canceled');
+  });
+
+  it('dispose with a reason rejects pending requests with it (a worker that crashed)', async () => {
+    pair = connect(defaultHandlers);
+    const pending = pair.webview.sendRequest({ type: 'run/start' }, { timeoutMs: null });
+    pair.webview.dispose(new ContactSheetError('scoring-failed', 'The scoring worker exited with code 1.'));
+    const error = await rejection(pending);
+    assert.deepEqual([error.code, error.message], ['scoring-failed', 'The scoring worker exited with code 1.']);
+    assert.equal((await rejection(pair.webview.sendRequest({ type: 'webview/ready' }))).code, 'scoring-failed');
+  });
+
   it('rejects at once when posting fails', async () => {
     const endpoint = new MessageEndpoint<WebviewEvent, HostRequests, HostEvent, WebviewRequests>({
       post: () => {

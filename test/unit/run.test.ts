@@ -17,6 +17,7 @@ import { createEngine } from '../../src/core/engine';
 import { newTrace, resolveSettings, seedsFrom, type RunRequestOptions } from '../../src/core/run/runPlan';
 import { parsePromptText, type PromptFile } from '../../src/core/prompt';
 import { createScorer } from '../../src/core/scoring/scorer';
+import { startSourceScoringWorker } from '../../src/sandbox/sourceScoringWorker';
 import type { GenerationTrace } from '../../src/core/run/trace';
 import { DEMO_NOTICE, renderSummaryMarkdown } from '../../src/core/run/summary';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
@@ -64,7 +65,7 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
             hubEndpoint: fx.hub.url,
             manifestPath: fx.tiny.manifestPath,
           },
-          { onProgress },
+          { onProgress, startWorker: startSourceScoringWorker },
         ),
     };
     const events: RunEvent[] = [];
@@ -233,7 +234,7 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
       keepScorerLoaded: true,
       createScorer: (config, hooks) => {
         made++;
-        const real = createScorer(config, hooks);
+        const real = createScorer(config, { ...hooks, startWorker: startSourceScoringWorker });
         return { setPrompt: (p, s) => real.setPrompt(p, s), scoreImage: (b, s) => real.scoreImage(b, s), describe: () => real.describe(), dispose: async () => (disposals++, real.dispose()) };
       },
     });

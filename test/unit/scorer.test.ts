@@ -15,11 +15,13 @@ import { SafetensorsFile, type TensorToWrite } from '../../src/core/models/safet
 import { clipImageConfigFromPreprocessorJson, clipPixelValues } from '../../src/core/scoring/clipPreprocess';
 import { ClipTokenizer } from '../../src/core/scoring/clipTokenizer';
 import { createScorer, type Scorer } from '../../src/core/scoring/scorer';
+import { startSourceScoringWorker } from '../../src/sandbox/sourceScoringWorker';
 import type { ImageScores, MetricScore, ScorerConfig, ScorerProgress } from '../../src/core/scoring/types';
 import { startHubServer, type HubServer } from '../fixtures/hub/server';
 import { makeTinyModels } from '../fixtures/models/makeTinyModels';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
 import { cosineSimilarity } from '../support/cosineSimilarity';
+import { inProcessScorer } from '../support/inProcessScorer';
 
 const PROMPT = 'a red fox sitting in fresh snow at dawn';
 
@@ -78,7 +80,13 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
     ...overrides,
   });
   const make = (c: ScorerConfig, opts: Parameters<typeof createScorer>[1] = {}) => {
-    const s = createScorer(c, opts);
+    const s = createScorer(c, { startWorker: startSourceScoringWorker, ...opts });
+    scorers.push(s);
+    return s;
+  };
+  /** The same ScoringSession on the test's thread, no worker. */
+  const makeLocal = (c: ScorerConfig) => {
+    const s = inProcessScorer(c);
     scorers.push(s);
     return s;
   };
@@ -151,7 +159,7 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
 
   it('gives different images different scores, and the worker equals the in-process engine', async () => {
     const worker = make(config());
-    const local = make(config(), { inProcess: true });
+    const local = makeLocal(config());
     await Promise.all([worker.setPrompt(PROMPT), local.setPrompt(PROMPT)]);
     const images = [await testImage('fox'), await testImage('sea'), await testImage('jpeg')];
     const a: ImageScores[] = [];
@@ -223,8 +231,8 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
 
   it('int8 precision converts its own graphs and stays close to fp32', async () => {
     const enabled = { pickscore: true, clip_score: true, aesthetic: false, vqascore: false };
-    const fp32 = make(config({ enabled }), { inProcess: true });
-    const int8 = make(config({ enabled, precision: 'int8' }), { inProcess: true });
+    const fp32 = makeLocal(config({ enabled }));
+    const int8 = makeLocal(config({ enabled, precision: 'int8' }));
     await fp32.setPrompt(PROMPT);
     await int8.setPrompt(PROMPT);
     const img = await testImage('fox');

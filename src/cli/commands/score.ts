@@ -83,7 +83,7 @@ export const score: Subcommand = async (argv, io) => {
     ...(values.manifest ? { manifestPath: resolve(io.cwd, values.manifest) } : {}),
   };
   const logger = streamLogger((l) => io.stderr(l), 'warn');
-  const scorer = createScorer(config, { logger, onProgress: (p) => reportProgress(io, p) });
+  const scorer = createScorer(config, { logger, onProgress: (p) => reportProgress(io, p), startWorker: io.startScoringWorker });
   const results: { image: string; scores: ImageScores }[] = [];
   const failures: { image: string; error: ContactSheetError }[] = [];
   try {

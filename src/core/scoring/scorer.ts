@@ -1,16 +1,16 @@
 /**
- * The scorer the run pipeline and the faces use. By default the models live in a worker thread
- * (dist/scoringWorker.js, or worker.ts through tsx when running from source) so that scoring never
- * blocks the caller's event loop; `inProcess` runs the same engine on the caller's thread.
+ * The scorer the run pipeline and the faces use: the models live in a worker thread
+ * (dist/scoringWorker.js beside the bundle) so that scoring never blocks the caller's event loop.
+ * Tests and benches running from source say how to start the worker (startWorker).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ContactSheetError, type SerializedError } from '../../shared/errors';
+import { MessageEndpoint } from '../../shared/messageEndpoint';
+import { ContactSheetError } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
-import { ScoringSession } from './scoringSession';
 import type { ImageScores, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
-import type { ScorerDescription, WorkerData, WorkerReply, WorkerRequest } from './workerProtocol';
+import type { NoRequests, ScorerDescription, ScoringWorkerEvent, ScoringWorkerRequests, WorkerData } from './workerProtocol';
 
 export type { ScorerDescription } from './workerProtocol';
 
@@ -26,47 +26,36 @@ export interface Scorer {
   dispose(): Promise<void>;
 }
 
+/** Starts the worker thread that owns the models. */
+export type StartScoringWorker = (data: WorkerData) => Worker;
+
 export interface CreateScorerOptions {
   logger?: Logger;
   onProgress?: (p: ScorerProgress) => void;
-  /** Run on the caller's thread instead of a worker (benches, debugging). */
-  inProcess?: boolean;
+  /** Default: dist/scoringWorker.js beside the running bundle. */
+  startWorker?: StartScoringWorker;
 }
 
 export function createScorer(config: ScorerConfig, options: CreateScorerOptions = {}): Scorer {
-  if (options.inProcess) {
-    const session = new ScoringSession(config, options);
-    return {
-      setPrompt: (p, s) => session.setPrompt(p, s),
-      scoreImage: (b, s) => session.scoreImage(b, s),
-      describe: async () => session.describe(),
-      dispose: () => session.dispose(),
-    };
-  }
   return new WorkerScorer(config, options);
 }
 
-/** Where the worker script is: beside the bundle, or the TypeScript source run through tsx. */
-function workerEntry(): { file: string; execArgv: string[] } {
-  const bundled = join(__dirname, 'scoringWorker.js');
-  if (existsSync(bundled)) return { file: bundled, execArgv: [] };
-  const source = join(__dirname, 'worker.ts');
-  if (existsSync(source)) return { file: source, execArgv: ['--require', require.resolve('tsx/cjs')] };
-  throw new ContactSheetError('internal', `The scoring worker was not found next to ${__dirname}.`, { action: 'Rebuild Contact Sheet (npm run build).' });
-}
+/** The production worker: the bundle built next to this one by esbuild.mjs. */
+export const startBundledScoringWorker: StartScoringWorker = (data) => {
+  const file = join(__dirname, 'scoringWorker.js');
+  if (!existsSync(file)) {
+    throw new ContactSheetError('internal', `The scoring worker was not found next to ${__dirname}.`, { action: 'Rebuild Contact Sheet (npm run build).' });
+  }
+  return new Worker(file, { workerData: data });
+};
 
-/** A worker request without its id (distributes over the union). */
-type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+const WORKER_FAILED_ACTION = 'See the log; try scoring.lowMemory or int8 precision if memory ran out.';
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-}
+type WorkerEndpoint = MessageEndpoint<never, ScoringWorkerRequests, ScoringWorkerEvent, NoRequests>;
 
 class WorkerScorer implements Scorer {
   private worker: Worker | undefined;
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private endpoint: WorkerEndpoint | undefined;
   private dead: ContactSheetError | undefined;
   private readonly logger: Logger;
 
@@ -77,99 +66,84 @@ class WorkerScorer implements Scorer {
     this.logger = options.logger ?? silentLogger;
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const { file, execArgv } = workerEntry();
-    const data: WorkerData = { config: this.config };
-    const worker = new Worker(file, { workerData: data, execArgv });
-    worker.on('message', (msg: WorkerReply) => this.onMessage(msg));
-    worker.on('error', (e) => this.fail(new ContactSheetError('scoring-failed', `The scoring worker crashed: ${e.message}`, { cause: e, action: 'See the log; try scoring.lowMemory or int8 precision if memory ran out.' })));
+  private start(): WorkerEndpoint {
+    if (this.endpoint) return this.endpoint;
+    const worker = (this.options.startWorker ?? startBundledScoringWorker)({ config: this.config });
+    const endpoint: WorkerEndpoint = new MessageEndpoint({
+      post: (message, transfer) => worker.postMessage(message, transfer),
+      onEvent: (event) => {
+        if (event.type === 'scoring/progress') this.options.onProgress?.(event.progress);
+        else this.logger[event.level](event.message);
+      },
+      requestHandlers: {},
+      // Model downloads and conversions take minutes; the worker's exit settles what is pending.
+      timeoutMs: null,
+      onStrayMessage: (_message, why) => this.logger.warn(`Scoring worker: ignored a message (${why}).`),
+    });
+    worker.on('message', (message: unknown) => endpoint.handleMessage(message));
+    worker.on('error', (e) => this.fail(new ContactSheetError('scoring-failed', `The scoring worker crashed: ${e.message}`, { cause: e, action: WORKER_FAILED_ACTION })));
     worker.on('exit', (code) => {
-      if (code !== 0) this.fail(new ContactSheetError('scoring-failed', `The scoring worker exited with code ${code}.`, { action: 'See the log; try scoring.lowMemory or int8 precision if memory ran out.' }));
-      this.worker = undefined;
+      if (code !== 0) this.fail(new ContactSheetError('scoring-failed', `The scoring worker exited with code ${code}.`, { action: WORKER_FAILED_ACTION }));
+      endpoint.dispose();
+      if (this.endpoint === endpoint) {
+        this.worker = undefined;
+        this.endpoint = undefined;
+      }
     });
     this.worker = worker;
-    return worker;
-  }
-
-  private onMessage(msg: WorkerReply): void {
-    switch (msg.type) {
-      case 'progress':
-        this.options.onProgress?.(msg.progress);
-        return;
-      case 'log':
-        this.logger[msg.level](msg.message);
-        return;
-      case 'result': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        if (msg.ok) p.resolve(msg.value);
-        else p.reject(fromSerialized(msg.error));
-      }
-    }
+    this.endpoint = endpoint;
+    return endpoint;
   }
 
   private fail(err: ContactSheetError): void {
     this.dead = err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+    this.endpoint?.dispose(err);
   }
 
-  private call<T>(req: RequestBody, signal?: AbortSignal, transfer: ArrayBuffer[] = []): Promise<T> {
-    if (this.dead) return Promise.reject(this.dead);
-    if (signal?.aborted) return Promise.reject(new ContactSheetError('canceled', 'Scoring was canceled.'));
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = () => {
-        worker.postMessage({ id: this.nextId++, method: 'cancel', target: id } satisfies WorkerRequest);
-        this.pending.delete(id);
-        reject(new ContactSheetError('canceled', 'Scoring was canceled.'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(id, {
-        resolve: (v) => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve(v as T);
-        },
-        reject: (e) => {
-          signal?.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      });
-      worker.postMessage({ ...req, id } as WorkerRequest, transfer);
-    });
+  private async call<K extends keyof ScoringWorkerRequests & string>(
+    request: ScoringWorkerRequests[K][0] & { type: K },
+    signal?: AbortSignal,
+    transfer?: ArrayBuffer[],
+  ): Promise<ScoringWorkerRequests[K][1]> {
+    if (this.dead) throw this.dead;
+    if (signal?.aborted) throw scoringCanceled();
+    try {
+      return await this.start().sendRequest<K>(request, { signal, transfer });
+    } catch (e) {
+      throw signal?.aborted && (e as ContactSheetError).code === 'canceled' ? scoringCanceled() : e;
+    }
   }
 
   setPrompt(prompt: string, signal?: AbortSignal): Promise<PromptScoringInfo> {
-    return this.call({ method: 'setPrompt', prompt }, signal);
+    return this.call({ type: 'scoring/setPrompt', prompt }, signal);
   }
 
   scoreImage(image: Buffer, signal?: AbortSignal): Promise<ImageScores> {
     // Copy into a transferable buffer: the caller keeps its own bytes (it writes them to disk).
     const copy = new Uint8Array(image.byteLength);
     copy.set(image);
-    return this.call({ method: 'scoreImage', bytes: copy }, signal, [copy.buffer]);
+    return this.call({ type: 'scoring/scoreImage', bytes: copy }, signal, [copy.buffer]);
   }
 
   describe(): Promise<ScorerDescription> {
-    return this.call({ method: 'describe' });
+    return this.call({ type: 'scoring/describe' });
   }
 
   async dispose(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
     try {
-      await this.call({ method: 'dispose' });
+      await this.call({ type: 'scoring/dispose' });
     } catch {
       // The worker is going away either way.
     }
+    this.endpoint?.dispose();
     this.worker = undefined;
+    this.endpoint = undefined;
     await worker.terminate();
   }
 }
 
-function fromSerialized(e: SerializedError): ContactSheetError {
-  return new ContactSheetError(e.code, e.message, { action: e.action, details: e.details });
+function scoringCanceled(): ContactSheetError {
+  return new ContactSheetError('canceled', 'Scoring was canceled.');
 }

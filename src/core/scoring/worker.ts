@@ -3,54 +3,30 @@
  * sessions so scoring, which saturates both cores, never blocks the extension host's thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { toContactSheetError } from '../../shared/errors';
+import { MessageEndpoint } from '../../shared/messageEndpoint';
 import type { Logger } from '../log';
 import { ScoringSession } from './scoringSession';
-import type { WorkerData, WorkerReply, WorkerRequest } from './workerProtocol';
-
-function post(reply: WorkerReply): void {
-  parentPort?.postMessage(reply);
-}
-
-function workerLogger(): Logger {
-  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string) => post({ type: 'log', level, message });
-  return { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
+import type { NoRequests, ScoringWorkerEvent, ScoringWorkerRequests, WorkerData } from './workerProtocol';
 
 if (parentPort) {
+  const port = parentPort;
   const { config } = workerData as WorkerData;
-  const session = new ScoringSession(config, { logger: workerLogger(), onProgress: (progress) => post({ type: 'progress', progress }) });
-  const aborts = new Map<number, AbortController>();
-
-  parentPort.on('message', async (req: WorkerRequest) => {
-    if (req.method === 'cancel') {
-      aborts.get(req.target)?.abort();
-      return;
-    }
-    const controller = new AbortController();
-    aborts.set(req.id, controller);
-    try {
-      let value: WorkerReply extends infer R ? (R extends { ok: true; value: infer V } ? V : never) : never;
-      switch (req.method) {
-        case 'setPrompt':
-          value = await session.setPrompt(req.prompt, controller.signal);
-          break;
-        case 'scoreImage':
-          value = await session.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), controller.signal);
-          break;
-        case 'describe':
-          value = session.describe();
-          break;
-        case 'dispose':
-          await session.dispose();
-          value = null;
-          break;
-      }
-      post({ type: 'result', id: req.id, ok: true, value });
-    } catch (e) {
-      post({ type: 'result', id: req.id, ok: false, error: toContactSheetError(e, 'scoring-failed').toJSON() });
-    } finally {
-      aborts.delete(req.id);
-    }
+  const endpoint = new MessageEndpoint<ScoringWorkerEvent, NoRequests, never, ScoringWorkerRequests>({
+    post: (message) => port.postMessage(message),
+    onEvent: () => undefined,
+    handlerErrorCode: 'scoring-failed',
+    requestHandlers: {
+      'scoring/setPrompt': (req, _progress, signal) => session.setPrompt(req.prompt, signal),
+      'scoring/scoreImage': (req, _progress, signal) => session.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), signal),
+      'scoring/describe': () => session.describe(),
+      'scoring/dispose': async () => {
+        await session.dispose();
+        return null;
+      },
+    },
   });
+  const at = (level: 'trace' | 'debug' | 'info' | 'warn' | 'error') => (message: string) => endpoint.sendEvent({ type: 'scoring/log', level, message });
+  const logger: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+  const session = new ScoringSession(config, { logger, onProgress: (progress) => endpoint.sendEvent({ type: 'scoring/progress', progress }) });
+  port.on('message', (message: unknown) => endpoint.handleMessage(message));
 }

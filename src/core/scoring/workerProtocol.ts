@@ -1,5 +1,7 @@
-/** Messages between the scorer (caller's thread) and the scoring worker that owns the sessions. */
-import type { SerializedError } from '../../shared/errors';
+/**
+ * Messages between the scorer (caller's thread) and the scoring worker that owns the sessions,
+ * carried by the same MessageEndpoint (src/shared/messageEndpoint.ts) as the webview's.
+ */
 import type { ImageScores, MetricId, Precision, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
 
 export interface ScorerDescription {
@@ -7,18 +9,22 @@ export interface ScorerDescription {
   models: Record<MetricId, string | null>;
 }
 
-export type WorkerRequest =
-  | { id: number; method: 'setPrompt'; prompt: string }
-  | { id: number; method: 'scoreImage'; bytes: Uint8Array }
-  | { id: number; method: 'describe' }
-  | { id: number; method: 'cancel'; target: number }
-  | { id: number; method: 'dispose' };
+/** What the scorer asks the worker, each as [request, answer]. */
+export type ScoringWorkerRequests = {
+  'scoring/setPrompt': [{ type: 'scoring/setPrompt'; prompt: string }, PromptScoringInfo];
+  /** The image bytes are transferred, not copied. */
+  'scoring/scoreImage': [{ type: 'scoring/scoreImage'; bytes: Uint8Array }, ImageScores];
+  'scoring/describe': [{ type: 'scoring/describe' }, ScorerDescription];
+  'scoring/dispose': [{ type: 'scoring/dispose' }, null];
+};
 
-export type WorkerReply =
-  | { type: 'result'; id: number; ok: true; value: PromptScoringInfo | ImageScores | ScorerDescription | null }
-  | { type: 'result'; id: number; ok: false; error: SerializedError }
-  | { type: 'progress'; progress: ScorerProgress }
-  | { type: 'log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string };
+/** What the worker says unasked: model progress and its log lines. */
+export type ScoringWorkerEvent =
+  | { type: 'scoring/progress'; progress: ScorerProgress }
+  | { type: 'scoring/log'; level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; message: string };
+
+/** The worker asks the scorer nothing. */
+export type NoRequests = Record<never, never>;
 
 export interface WorkerData {
   config: ScorerConfig;

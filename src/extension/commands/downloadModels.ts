@@ -5,11 +5,17 @@ import { loadManifest, ModelStore } from '../../core/models/store';
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { ExtensionServices } from '../extensionServices';
 
-/** Optional argument, like the CLI's `models pull` flags: which models, and where from and to. */
+/** Optional command argument: which of the packaged manifest's models (default: all a run needs). */
 export interface DownloadModelsOptions {
   ids?: string[];
-  modelsDir?: string;
-  hubEndpoint?: string;
+}
+
+/**
+ * Where the models are described. Not part of the command's argument: any extension can run a
+ * command, and none may point downloads at another manifest. Tests pass their tiny models' one.
+ */
+export interface ScoringModelsSource {
+  /** Default: the packaged models/manifest.json. */
   manifestPath?: string;
 }
 
@@ -24,11 +30,11 @@ export function scoringModelsDir(services: ExtensionServices, config = vscode.wo
  * need, with progress and cancel, so the first run does not wait on several GB of downloads.
  * The VS Code face of `contact-sheet models pull`.
  */
-export async function downloadModels(services: ExtensionServices, argument?: unknown): Promise<void> {
+export async function downloadModels(services: ExtensionServices, argument?: unknown, source: ScoringModelsSource = {}): Promise<void> {
   const options = parseOptions(argument);
   const config = vscode.workspace.getConfiguration('contactSheet');
-  const modelsDir = options.modelsDir ?? scoringModelsDir(services, config);
-  const manifest = await loadManifest(options.manifestPath);
+  const modelsDir = scoringModelsDir(services, config);
+  const manifest = await loadManifest(source.manifestPath);
   const wanted = options.ids ?? Object.keys(manifest.models).filter((id) => id !== 'vqascore' || config.get<boolean>('scoring.vqascore', true));
   const unknown = wanted.filter((id) => !(id in manifest.models));
   if (unknown.length) {
@@ -37,7 +43,7 @@ export async function downloadModels(services: ExtensionServices, argument?: unk
   const store = new ModelStore({
     modelsDir,
     manifest,
-    hubEndpoint: options.hubEndpoint ?? (config.get<string>('scoring.hubEndpoint')?.trim() || undefined),
+    hubEndpoint: config.get<string>('scoring.hubEndpoint')?.trim() || undefined,
     allowDownload: true,
     logger: services.logger,
   });
@@ -73,9 +79,8 @@ function parseOptions(argument: unknown): DownloadModelsOptions {
   if (argument === undefined || argument === null) return {};
   if (typeof argument !== 'object' || argument instanceof vscode.Uri) return {};
   const a = argument as Record<string, unknown>;
-  const str = (k: string) => (typeof a[k] === 'string' && (a[k] as string).trim() ? (a[k] as string) : undefined);
   const ids = Array.isArray(a.ids) && a.ids.every((x) => typeof x === 'string') ? (a.ids as string[]) : undefined;
-  return { ids, modelsDir: str('modelsDir'), hubEndpoint: str('hubEndpoint'), manifestPath: str('manifestPath') };
+  return { ids };
 }
 
 function describe(p: ScorerProgress): string {

@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Manifest } from '../../../src/core/models/manifest';
 import type { StoredFileRecord } from '../../../src/core/models/store';
+import { silentLogger } from '../../../src/core/log';
+import { downloadModels } from '../../../src/extension/commands/downloadModels';
+import type { ExtensionServices } from '../../../src/extension/extensionServices';
 import { startHubServer, type HubServer } from '../../fixtures/hub/server';
 import { makeTinyModels } from '../../fixtures/models/makeTinyModels';
 
@@ -19,6 +22,8 @@ describe('Contact Sheet: Download Scoring Models', function () {
   });
 
   after(async () => {
+    const config = vscode.workspace.getConfiguration('contactSheet');
+    for (const key of ['scoring.modelsDir', 'scoring.hubEndpoint']) await config.update(key, undefined, vscode.ConfigurationTarget.Workspace);
     await hub?.close();
     await fs.rm(root, { recursive: true, force: true });
   });
@@ -30,7 +35,13 @@ describe('Contact Sheet: Download Scoring Models', function () {
     const manifest = JSON.parse(await fs.readFile(tiny.manifestPath, 'utf8')) as Manifest;
     const modelsDir = join(root, 'models');
 
-    await vscode.commands.executeCommand('contactSheet.downloadModels', { modelsDir, hubEndpoint: hub.url, manifestPath: tiny.manifestPath });
+    // Folder and hub come from the settings, as a user sets them; the manifest (not settable by any
+    // command caller) is the tiny models' one, given to the command's function directly.
+    const config = vscode.workspace.getConfiguration('contactSheet');
+    await config.update('scoring.modelsDir', modelsDir, vscode.ConfigurationTarget.Workspace);
+    await config.update('scoring.hubEndpoint', hub.url, vscode.ConfigurationTarget.Workspace);
+    const services = { logger: silentLogger, showLog: () => undefined } as Partial<ExtensionServices> as ExtensionServices;
+    await downloadModels(services, undefined, { manifestPath: tiny.manifestPath });
 
     for (const [id, model] of Object.entries(manifest.models)) {
       const record = JSON.parse(await fs.readFile(join(modelsDir, id, 'store.json'), 'utf8')) as { files: Record<string, StoredFileRecord> };
