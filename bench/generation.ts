@@ -10,7 +10,7 @@
 import { ReplicateClient } from '../src/core/replicate/client';
 import { generateImages } from '../src/core/replicate/generator';
 import type { GenerationRequest } from '../src/core/replicate/types';
-import { startFakeReplicate, type FakeReplicate } from '../test/fixtures/fakeReplicate/server';
+import { startFakeReplicate, type FakeReplicate } from '../src/sandbox/fakeReplicate/server';
 
 const L = Number(process.env.GEN_BENCH_L ?? 1.5);
 const IMAGES = 8;

@@ -31,7 +31,7 @@ import { LinearLayerEmitter } from '../src/core/models/convert/linearLayer';
 import { convertClipToOnnx, type ClipOnnxInfo } from '../src/core/models/convert/clipOnnx';
 import { ClipTokenizer } from '../src/core/scoring/clipTokenizer';
 import { clipImageConfigFromPreprocessorJson, clipPixelValues } from '../src/core/scoring/clipPreprocess';
-import { cosineSimilarity } from '../test/support/cosineSimilarity';
+import { cosineSimilarity } from '../src/sandbox/cosineSimilarity';
 
 // ---- architectures (FACTS.md §3) -------------------------------------------------------------
 

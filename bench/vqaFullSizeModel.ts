@@ -19,7 +19,7 @@ import { ExternalDataWriter } from '../src/core/models/onnx/externalDataWriter';
 import { GraphBuilder, MS_DOMAIN, attr, type Value } from '../src/core/models/onnx/graphBuilder';
 import type { SmolVlmPrecision } from '../src/core/scoring/vqa/smolvlmVariant';
 import { smolVlmOnnxPath } from '../src/core/scoring/vqa/smolvlmVariant';
-import { TINY_VQA_IMAGE_TOKEN_ID, tinyVqaTokenizerJson } from '../test/fixtures/models/tinyVqa';
+import { TINY_VQA_IMAGE_TOKEN_ID, tinyVqaTokenizerJson } from '../src/sandbox/tinyModels/tinyVqa';
 
 export const SMOLVLM_256M = {
   imageSize: 512,

@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import type { CliIO } from '../src/cli/io';
 import { processIO } from '../src/cli/io';
 import { main } from '../src/cli/main';
-import { startFakeReplicate } from '../test/fixtures/fakeReplicate/server';
-import { startHubServer } from '../test/fixtures/hub/server';
-import { makeTinyModels, type TinyModels } from '../test/fixtures/models/makeTinyModels';
+import { startFakeReplicate } from '../src/sandbox/fakeReplicate/server';
+import { startHubServer } from '../src/sandbox/hub/server';
+import { startSourceScoringWorker } from '../src/sandbox/sourceScoringWorker';
+import { makeTinyModels, type TinyModels } from '../src/sandbox/tinyModels/makeTinyModels';
 
 const ROOT = join(__dirname, '..');
 const SAMPLE = join(ROOT, 'samples', 'lighthouse.txt');
@@ -73,7 +74,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-const io = processIO();
+// Runs from source (tsx): the scoring worker starts from its TypeScript, not from dist/.
+const io: CliIO = { ...processIO(), startScoringWorker: startSourceScoringWorker };
 const args = process.argv.slice(2);
 (io.env.REPLICATE_API_TOKEN?.trim() ? realRun(io, args) : demoRun(io, args)).then(
   (code) => {

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CliIO } from '../../src/cli/io';
 import { startSourceScoringWorker } from '../../src/sandbox/sourceScoringWorker';
-import { startHubServer, type HubServer } from '../fixtures/hub/server';
-import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../fixtures/fakeReplicate/server';
-import { makeTinyModels, type TinyModels } from '../fixtures/models/makeTinyModels';
+import { startHubServer, type HubServer } from '../../src/sandbox/hub/server';
+import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../../src/sandbox/fakeReplicate/server';
+import { makeTinyModels, type TinyModels } from '../../src/sandbox/tinyModels/makeTinyModels';
 
 export interface CapturedIO extends CliIO {
   out: string[];

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aestheticToPercent, loadAestheticHead } from '../../src/core/models/aestheticHead';
-import { writeTorchStateDict } from '../fixtures/models/torchCheckpointWriter';
+import { writeTorchStateDict } from '../../src/sandbox/tinyModels/torchCheckpointWriter';
 
 /** Deterministic pseudo-random floats (mulberry32) so failures reproduce. */
 function random(seed: number): () => number {

@@ -8,8 +8,8 @@ import { formatError } from '../../src/cli/formatError';
 import { toContactSheetError } from '../../src/shared/errors';
 import { loadAestheticHead } from '../../src/core/models/aestheticHead';
 import { loadManifest } from '../../src/core/models/store';
-import { fakeCommit, startHubServer, type HubServer } from '../fixtures/hub/server';
-import { makeTinyModels } from '../fixtures/models/makeTinyModels';
+import { fakeCommit, startHubServer, type HubServer } from '../../src/sandbox/hub/server';
+import { makeTinyModels } from '../../src/sandbox/tinyModels/makeTinyModels';
 
 /**
  * Runs `contact-sheet models …` in-process the way main() does (errors → message + exit code 2 for

@@ -7,9 +7,9 @@ import { convertClipToOnnx, ensureClipOnnx, CLIP_INFO_FILE, type ClipOnnxInfo } 
 import type { ClipArchConfig } from '../../src/core/models/convert/clipConfig';
 import { writeSafetensors, type TensorToWrite } from '../../src/core/models/safetensors';
 import { quantizePerColumn, roundHalfEven } from '../../src/core/models/convert/quantize';
-import { SeededNormal, tinyClipArchConfig, tinyClipCheckpoint } from '../fixtures/models/tinyClipCheckpoint';
+import { SeededNormal, tinyClipArchConfig, tinyClipCheckpoint } from '../../src/sandbox/tinyModels/tinyClipCheckpoint';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
-import { cosineSimilarity } from '../support/cosineSimilarity';
+import { cosineSimilarity } from '../../src/sandbox/cosineSimilarity';
 
 // The scorer's session options: the graphs must load and run with them.
 const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' };

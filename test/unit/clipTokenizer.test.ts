@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ClipTokenizer } from '../../src/core/scoring/clipTokenizer';
 import { ContactSheetError } from '../../src/shared/errors';
-import { TINY_CLIP_VOCAB_SIZE, tinyClipTokenizerJson } from '../fixtures/models/tinyClipTokenizer';
+import { TINY_CLIP_VOCAB_SIZE, tinyClipTokenizerJson } from '../../src/sandbox/tinyModels/tinyClipTokenizer';
 
 // The real CLIP vocabulary (49408 ids) is not available offline and no npm package ships it, so
 // the golden vectors of FACTS.md §3 cannot run here; these tests check CLIP's framing and the

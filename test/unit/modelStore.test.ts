@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../../src/core/models/manifest';
 import { loadManifest, ModelStore, type ModelStoreOptions } from '../../src/core/models/store';
 import type { ScorerProgress } from '../../src/core/scoring/types';
-import { fakeCommit, startHubServer, type HubFaults, type HubServer } from '../fixtures/hub/server';
+import { fakeCommit, startHubServer, type HubFaults, type HubServer } from '../../src/sandbox/hub/server';
 
 const REPO = 'acme/tiny-clip';
 const OTHER_REPO = 'acme/tokenizers';

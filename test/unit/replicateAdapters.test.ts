@@ -7,10 +7,10 @@ import type { ModelVersion } from '../../src/core/replicate/apiTypes';
 import { generateImages } from '../../src/core/replicate/generator';
 import { adaptInput, closestRatio, inputSchemaOf, sizeFor } from '../../src/core/replicate/inputAdapter';
 import { ASPECT_RATIOS, type AspectRatio } from '../../src/core/replicate/types';
-import { startFakeReplicate, type FakeReplicate } from '../fixtures/fakeReplicate/server';
-import { testClient } from '../fixtures/fakeReplicate/testClient';
+import { startFakeReplicate, type FakeReplicate } from '../../src/sandbox/fakeReplicate/server';
+import { testClient } from '../support/testClient';
 
-const FIXTURES = join(__dirname, '..', 'fixtures', 'fakeReplicate', 'models');
+const FIXTURES = join(__dirname, '..', '..', 'src', 'sandbox', 'fakeReplicate', 'models');
 
 function version(file: string): ModelVersion {
   return JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')).latest_version as ModelVersion;

@@ -4,8 +4,8 @@ import { ReplicateClient } from '../../src/core/replicate/client';
 import { canonicalJson } from '../../src/core/replicate/createLookup';
 import { formatModelRef, parseModelRef } from '../../src/core/replicate/modelRef';
 import { backoffDelayMs, DEFAULT_RETRY_POLICY, parseRetryAfter, serverRequestedDelayMs } from '../../src/core/replicate/retryPolicy';
-import { startFakeReplicate, type FakeReplicate } from '../fixtures/fakeReplicate/server';
-import { testClient } from '../fixtures/fakeReplicate/testClient';
+import { startFakeReplicate, type FakeReplicate } from '../../src/sandbox/fakeReplicate/server';
+import { testClient } from '../support/testClient';
 
 const SDXL_VERSION = '7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc';
 

@@ -4,8 +4,8 @@ import type { ContactSheetError } from '../../src/shared/errors';
 import type { ReplicateClient } from '../../src/core/replicate/client';
 import type { Prediction } from '../../src/core/replicate/apiTypes';
 import { errorForPrediction } from '../../src/core/replicate/predictionErrors';
-import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../fixtures/fakeReplicate/server';
-import { testClient } from '../fixtures/fakeReplicate/testClient';
+import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../../src/sandbox/fakeReplicate/server';
+import { testClient } from '../support/testClient';
 
 const SCHNELL = { owner: 'black-forest-labs', name: 'flux-schnell' };
 const SCHNELL_CREATE = '/v1/models/black-forest-labs/flux-schnell/predictions';

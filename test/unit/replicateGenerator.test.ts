@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import type { ContactSheetError } from '../../src/shared/errors';
 import { generateImages } from '../../src/core/replicate/generator';
 import type { GenerationEvent, GenerationRequest, ImageJob } from '../../src/core/replicate/types';
-import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../fixtures/fakeReplicate/server';
-import { testClient } from '../fixtures/fakeReplicate/testClient';
+import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../../src/sandbox/fakeReplicate/server';
+import { testClient } from '../support/testClient';
 
 const SCHNELL = 'black-forest-labs/flux-schnell';
 const DEV = 'black-forest-labs/flux-dev';

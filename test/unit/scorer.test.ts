@@ -17,10 +17,10 @@ import { ClipTokenizer } from '../../src/core/scoring/clipTokenizer';
 import { createScorer, type Scorer } from '../../src/core/scoring/scorer';
 import { startSourceScoringWorker } from '../../src/sandbox/sourceScoringWorker';
 import type { ImageScores, MetricScore, ScorerConfig, ScorerProgress } from '../../src/core/scoring/types';
-import { startHubServer, type HubServer } from '../fixtures/hub/server';
-import { makeTinyModels } from '../fixtures/models/makeTinyModels';
+import { startHubServer, type HubServer } from '../../src/sandbox/hub/server';
+import { makeTinyModels } from '../../src/sandbox/tinyModels/makeTinyModels';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
-import { cosineSimilarity } from '../support/cosineSimilarity';
+import { cosineSimilarity } from '../../src/sandbox/cosineSimilarity';
 import { inProcessScorer } from '../support/inProcessScorer';
 
 const PROMPT = 'a red fox sitting in fresh snow at dawn';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readTorchStateDict, ZipArchive } from '../../src/core/models/torchCheckpoint';
-import { PickleWriter, writeTorchCheckpoint, writeTorchStateDict, writeTorchZip } from '../fixtures/models/torchCheckpointWriter';
+import { PickleWriter, writeTorchCheckpoint, writeTorchStateDict, writeTorchZip } from '../../src/sandbox/tinyModels/torchCheckpointWriter';
 
 /**
  * Written by real PyTorch (Debian python3-torch 1.13.1) with:

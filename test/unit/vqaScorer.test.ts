@@ -15,7 +15,7 @@ import {
   tinyVqaWeights,
   writeTinyVqaModel,
   type TinyVqaWeights,
-} from '../fixtures/models/tinyVqa';
+} from '../../src/sandbox/tinyModels/tinyVqa';
 
 const IM_START = TINY_VQA_IMAGE_TOKEN_ID - 2;
 const END_OF_UTTERANCE = TINY_VQA_IMAGE_TOKEN_ID - 1;

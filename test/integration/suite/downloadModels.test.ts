@@ -8,8 +8,8 @@ import type { StoredFileRecord } from '../../../src/core/models/store';
 import { silentLogger } from '../../../src/core/log';
 import { downloadModels } from '../../../src/extension/commands/downloadModels';
 import type { ExtensionServices } from '../../../src/extension/extensionServices';
-import { startHubServer, type HubServer } from '../../fixtures/hub/server';
-import { makeTinyModels } from '../../fixtures/models/makeTinyModels';
+import { startHubServer, type HubServer } from '../../../src/sandbox/hub/server';
+import { makeTinyModels } from '../../../src/sandbox/tinyModels/makeTinyModels';
 
 /** "Download Scoring Models" in the real extension host, against a local hub serving tiny models. */
 describe('Contact Sheet: Download Scoring Models', function () {

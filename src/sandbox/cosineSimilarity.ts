@@ -1,4 +1,4 @@
-/** cos(a, b) in float64, for tests and benches comparing embeddings (independent of src/). */
+/** cos(a, b) in float64, for tests and benches comparing embeddings (independent of the engine's own metric maths). */
 export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`cosineSimilarity: lengths ${a.length} and ${b.length} differ`);
   let ab = 0;
