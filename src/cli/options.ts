@@ -2,10 +2,10 @@
  * Command-line options of `generate` and `resume`, parsed with node:util's parseArgs and checked
  * into typed values. Every mistake is a 'bad-usage' error (exit code 2) saying which option.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ContactSheetError } from '../shared/errors';
+import { resolveModelsDir } from '../core/models/modelsDir';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
@@ -79,7 +79,7 @@ Options (flags override the prompt's front matter, which overrides the defaults)
       --no-vqascore        skip VQAScore (the overall score renormalizes the other weights)
       --precision P        fp32 (reference) or int8 (about 3× faster scoring on CPU)
       --concurrency N      predictions in flight at once, 1–${MAX_CONCURRENCY} (default 8)
-      --models-dir DIR     scoring model cache (default $CONTACT_SHEET_MODELS_DIR or ~/.cache/contact-sheet/models)
+      --models-dir DIR     scoring model cache (default $CONTACT_SHEET_MODELS_DIR, else $XDG_CACHE_HOME/contact-sheet/models, ~/.cache/… without it)
       --hub-endpoint URL   Hugging Face endpoint for model downloads
       --manifest FILE      scoring model manifest (default: the packaged models/manifest.json)
       --api-base-url URL   Replicate API (default $REPLICATE_API_BASE_URL or ${DEFAULT_API_BASE_URL})
@@ -152,7 +152,7 @@ function environmentOptions(
   cwd: string,
 ): EnvironmentOptions {
   return {
-    modelsDir: resolve(cwd, values['models-dir'] ?? env.CONTACT_SHEET_MODELS_DIR ?? join(homedir(), '.cache', 'contact-sheet', 'models')),
+    modelsDir: resolveModelsDir({ configured: values['models-dir'], env, cwd }),
     hubEndpoint: values['hub-endpoint'] === undefined ? undefined : httpUrl(values['hub-endpoint'], '--hub-endpoint'),
     manifestPath: values.manifest === undefined ? undefined : resolve(cwd, values.manifest),
     apiBaseUrl: httpUrl(values['api-base-url'] ?? env.REPLICATE_API_BASE_URL ?? DEFAULT_API_BASE_URL, values['api-base-url'] ? '--api-base-url' : 'REPLICATE_API_BASE_URL'),

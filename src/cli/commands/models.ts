@@ -2,10 +2,11 @@
  * `contact-sheet models list|pull [ids…]|verify [ids…]` — the model store from the command line:
  * what is on disk, fetch what is missing (resumable, verified), re-hash what is there.
  */
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { streamLogger } from '../../core/log';
+import { resolveModelsDir } from '../../core/models/modelsDir';
 import { loadManifest, ModelStore, type ModelStatus } from '../../core/models/store';
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { CliIO, Subcommand } from '../io';
@@ -18,7 +19,7 @@ const HELP = `Usage: contact-sheet models <list|pull|verify> [model ids…] [opt
   verify [ids…]     Re-hash the files on disk against the manifest (no network)
 
 Options:
-  --models-dir DIR     Model cache (default: $CONTACT_SHEET_MODELS_DIR or ~/.cache/contact-sheet/models)
+  --models-dir DIR     Model cache (default: $CONTACT_SHEET_MODELS_DIR, else $XDG_CACHE_HOME/contact-sheet/models, ~/.cache/… without it)
   --manifest FILE      Model manifest (default: the one shipped with Contact Sheet)
   --hub-endpoint URL   Hugging Face endpoint or mirror (default: $HF_ENDPOINT or https://huggingface.co)
   --json               list: print JSON instead of a table
@@ -43,7 +44,7 @@ export const models: Subcommand = async (argv, io) => {
     io.stdout(HELP);
     return 0;
   }
-  const args = parseArgs(argv, io);
+  const args = parseModelsArgs(argv, io);
   const manifest = await loadManifest(args.manifest);
   const store = new ModelStore({
     modelsDir: args.modelsDir,
@@ -64,34 +65,37 @@ export const models: Subcommand = async (argv, io) => {
   }
 };
 
-function parseArgs(argv: string[], io: CliIO): ModelsArgs {
+function parseModelsArgs(argv: string[], io: CliIO): ModelsArgs {
   const usage = (why: string) => new ContactSheetError('bad-usage', why, { action: 'Run `contact-sheet models --help`.' });
-  const positional: string[] = [];
-  let modelsDir = io.env.CONTACT_SHEET_MODELS_DIR || join(homedir(), '.cache', 'contact-sheet', 'models');
-  let manifest: string | undefined;
-  let hubEndpoint: string | undefined;
-  let json = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw usage(`${a} needs a value.`);
-      return v;
-    };
-    if (a === '--models-dir') modelsDir = value();
-    else if (a === '--manifest') manifest = resolve(io.cwd, value());
-    else if (a === '--hub-endpoint') hubEndpoint = value();
-    else if (a === '--json') json = true;
-    else if (a.startsWith('-')) throw usage(`Unknown option ${a}.`);
-    else positional.push(a);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'models-dir': { type: 'string' },
+        manifest: { type: 'string' },
+        'hub-endpoint': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw usage((e as Error).message.split('\n')[0]);
   }
+  const { values, positionals: positional } = parsed;
+  const modelsDir = resolveModelsDir({ configured: values['models-dir'], env: io.env, cwd: io.cwd });
+  const manifest = values.manifest === undefined ? undefined : resolve(io.cwd, values.manifest);
+  const hubEndpoint = values['hub-endpoint'];
+  const json = Boolean(values.json);
   const [action, ...ids] = positional;
   if (action !== 'list' && action !== 'pull' && action !== 'verify') {
     throw usage(action ? `Unknown models action "${action}" (use list, pull or verify).` : 'Say what to do: list, pull or verify.');
   }
   if (action === 'list' && ids.length) throw usage('`models list` takes no model ids.');
   if (hubEndpoint && !/^https?:\/\//.test(hubEndpoint)) throw usage(`--hub-endpoint must be an http(s) URL, got "${hubEndpoint}".`);
-  return { action, ids, modelsDir: resolve(io.cwd, modelsDir), manifest, hubEndpoint, json };
+  return { action, ids, modelsDir, manifest, hubEndpoint, json };
 }
 
 /** The requested ids plus what they need at run time (aesthetic → clip), in manifest order. */

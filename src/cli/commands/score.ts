@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { streamLogger } from '../../core/log';
-import { defaultModelsDir } from '../../core/models/modelsDir';
+import { resolveModelsDir } from '../../core/models/modelsDir';
 import { readPromptFile } from '../../core/prompt';
 import { overallScore, preferenceProbabilities } from '../../core/run/rank';
 import { createScorer } from '../../core/scoring/scorer';
@@ -22,7 +22,7 @@ predictor, on this machine. Models are downloaded on first use (see: contact-she
 Options:
   --prompt-file FILE     Prompt file (.txt or .md, front matter allowed)
   --prompt TEXT          Prompt text instead of a file
-  --models-dir DIR       Model cache (default: $CONTACT_SHEET_MODELS_DIR or ~/.cache/contact-sheet/models)
+  --models-dir DIR       Model cache (default: $CONTACT_SHEET_MODELS_DIR, else $XDG_CACHE_HOME/contact-sheet/models, ~/.cache/… without it)
   --precision P          fp32 (reference, default) or int8 (about 3x faster)
   --no-vqascore          Skip VQAScore
   --low-memory           Load, run and release one model at a time
@@ -72,7 +72,7 @@ export const score: Subcommand = async (argv, io) => {
   const promptText = values.prompt ?? (await readPromptFile(resolve(io.cwd, values['prompt-file'] as string))).text;
 
   const config: ScorerConfig = {
-    modelsDir: values['models-dir'] ? resolve(io.cwd, values['models-dir']) : defaultModelsDir(io.env),
+    modelsDir: resolveModelsDir({ configured: values['models-dir'], env: io.env, cwd: io.cwd }),
     precision: values.precision,
     enabled: { pickscore: true, clip_score: true, aesthetic: true, vqascore: !values['no-vqascore'] },
     lowMemory: values['low-memory'],

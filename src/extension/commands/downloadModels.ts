@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import { ContactSheetError, toContactSheetError } from '../../shared/errors';
+import { resolveModelsDir } from '../../core/models/modelsDir';
 import { loadManifest, ModelStore } from '../../core/models/store';
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { ExtensionServices } from '../extensionServices';
@@ -19,10 +20,12 @@ export interface ScoringModelsSource {
   manifestPath?: string;
 }
 
-/** The scoring models' folder: the setting, else the extension's global storage. */
+/** The scoring models' folder: the setting, else $CONTACT_SHEET_MODELS_DIR, else the extension's global storage. */
 export function scoringModelsDir(services: ExtensionServices, config = vscode.workspace.getConfiguration('contactSheet')): string {
-  const configured = config.get<string>('scoring.modelsDir')?.trim();
-  return configured || join(services.context.globalStorageUri.fsPath, 'models');
+  const configured = config.get<string>('scoring.modelsDir');
+  // Only when needed: a configured folder makes the global storage irrelevant.
+  if (configured?.trim()) return resolveModelsDir({ configured });
+  return resolveModelsDir({ faceDefault: join(services.context.globalStorageUri.fsPath, 'models') });
 }
 
 /**
