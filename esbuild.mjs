@@ -2,6 +2,7 @@
 //   node esbuild.mjs            production build into dist/
 //   node esbuild.mjs --watch    rebuild on change
 //   node esbuild.mjs --dev      unminified with source maps
+import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -33,13 +34,18 @@ async function build(options) {
 
 const node = { platform: 'node', target: 'node20', format: 'cjs', external: nodeExternals };
 
-await Promise.all([
+/** Every bundle, by name (test/unit/webviewBundle.test.ts builds the webview from this too). */
+export const bundles = {
   // Extension host entry (VS Code loads dist/extension.js).
-  build({ ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' }),
+  extension: { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   // Scoring worker: owns the ONNX sessions, off the extension host's thread.
-  build({ ...node, entryPoints: { scoringWorker: 'src/core/scoring/worker.ts' }, outdir: 'dist' }),
+  scoringWorker: { ...node, entryPoints: { scoringWorker: 'src/core/scoring/worker.ts' }, outdir: 'dist' },
   // Command-line tool (bin/contact-sheet.js requires dist/cli.js).
-  build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' }),
-  // Webview UI (browser, no Node, no vscode).
-  build({ platform: 'browser', target: 'es2022', format: 'esm', entryPoints: { webview: 'src/webview/main.ts' }, outdir: 'dist' }),
-]);
+  cli: { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
+  // Webview UI (browser, no Node, no vscode, no engine code).
+  webview: { platform: 'browser', target: 'es2022', format: 'esm', entryPoints: { webview: 'src/webview/main.ts' }, outdir: 'dist' },
+};
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await Promise.all(Object.values(bundles).map(build));
+}

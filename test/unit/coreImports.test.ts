@@ -38,4 +38,12 @@ describe('src/core stays free of vscode', () => {
     const offenders = files.filter((f) => VSCODE_IMPORT.test(readFileSync(f, 'utf8'))).map((f) => relative(coreDir, f));
     assert.deepEqual(offenders, []);
   });
+
+  it('has no file under src/sandbox that imports vscode (the CLI demo runs it too)', () => {
+    const sandboxDir = join(coreDir, '..', 'sandbox');
+    const files = typescriptFiles(sandboxDir);
+    assert.ok(files.length > 5, `found ${files.length} sandbox files`);
+    const offenders = files.filter((f) => VSCODE_IMPORT.test(readFileSync(f, 'utf8'))).map((f) => relative(sandboxDir, f));
+    assert.deepEqual(offenders, []);
+  });
 });

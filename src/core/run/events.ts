@@ -1,6 +1,6 @@
 /**
  * RunEvent: the one stream every face (CLI, extension, webview, trace writer) consumes.
- * The run pipeline (run.ts) owns this union; extend it, do not fork it.
+ * The run pipeline (executeRun.ts) owns this union; extend it, do not fork it.
  *
  * Each event carries what a live UI needs without reading files: image index and seed, the file
  * (relative to run_dir) once written, scores and overall, rank updates, and costs so far. Files
