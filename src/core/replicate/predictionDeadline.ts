@@ -32,14 +32,3 @@ export function formatDuration(seconds: number): string {
   return `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
 }
 
-/**
- * Parses Replicate's duration syntax: numbers with `h`, `m` or `s` units, combinable ("1h30m45s");
- * a bare number means seconds. Returns milliseconds, or undefined when the text is not a duration.
- */
-export function parseDuration(text: string): number | undefined {
-  const value = text.trim();
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const m = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(value);
-  if (!m || (!m[1] && !m[2] && !m[3])) return undefined;
-  return Math.round((Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000);
-}
