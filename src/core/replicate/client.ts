@@ -163,7 +163,8 @@ export class ReplicateClient {
   /**
    * Creates one prediction. Never sends a second create while an earlier one may exist: an unknown
    * outcome is resolved by a lookup first. If the caller aborts mid-create, a prediction that got
-   * created anyway is found and canceled (best effort) before `canceled` is thrown.
+   * created anyway is found and canceled (best effort) before `canceled` is thrown; one that had
+   * already succeeded is returned instead, since it is paid for.
    */
   async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}, opts: CreateOptions = {}): Promise<Prediction> {
     // Canceled before anything was sent: nothing can exist, so there is nothing to look up.
@@ -184,20 +185,28 @@ export class ReplicateClient {
       return created;
     } catch (e) {
       const error = isAbortError(e) ? canceledError() : e;
-      if (error instanceof ContactSheetError && error.code === 'canceled') await this.reconcileAbortedCreate(lookup, ctx);
+      if (error instanceof ContactSheetError && error.code === 'canceled') {
+        // A prediction that finished before the cancel reached it is paid for: hand it over.
+        const finished = await this.reconcileAbortedCreate(lookup, ctx);
+        if (finished) return finished;
+      }
       throw error;
     }
   }
 
-  private async reconcileAbortedCreate(lookup: (s?: AbortSignal, c?: CallContext) => Promise<Prediction | undefined>, ctx: CallContext): Promise<void> {
+  /** Finds and cancels a prediction an interrupted create made anyway; returns it if it had already succeeded. */
+  private async reconcileAbortedCreate(lookup: (s?: AbortSignal, c?: CallContext) => Promise<Prediction | undefined>, ctx: CallContext): Promise<Prediction | undefined> {
     try {
       const orphan = await lookup(AbortSignal.timeout(10_000), { ...ctx, failFastOnRateLimit: true });
-      if (!orphan) return;
+      if (!orphan) return undefined;
       this.claimed.add(orphan.id);
+      if (orphan.status === 'succeeded') return orphan;
       this.logger.info(`Canceling prediction ${orphan.id} created by an interrupted request`);
-      await this.cancelPrediction(orphan.id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
+      const last = await this.cancelPrediction(orphan.id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
+      return last.status === 'succeeded' ? last : undefined;
     } catch (e) {
       this.logger.warn(`Could not check for a prediction created by an interrupted request: ${(e as Error).message}`);
+      return undefined;
     }
   }
 
@@ -237,7 +246,8 @@ export class ReplicateClient {
     while (!TERMINAL_STATUSES.has(prediction.status)) {
       const left = deadline - this.now();
       if (left <= 0) {
-        await this.cancelQuietly(prediction.id, opts);
+        const last = await this.cancelQuietly(prediction.id, opts);
+        if (last?.status === 'succeeded') return last;
         throw timeoutError(prediction.id, timeoutMs);
       }
       try {
@@ -247,7 +257,9 @@ export class ReplicateClient {
         prediction = next;
       } catch (e) {
         if (opts.signal?.aborted || isAbortError(e) || (e instanceof ContactSheetError && e.code === 'canceled')) {
-          await this.cancelQuietly(prediction.id, opts);
+          // A prediction that finished before the cancel reached it is paid for: keep it.
+          const last = await this.cancelQuietly(prediction.id, opts);
+          if (last?.status === 'succeeded') return last;
           throw canceledError();
         }
         throw e;
@@ -257,14 +269,16 @@ export class ReplicateClient {
     return prediction;
   }
 
-  /** Best-effort cancel that ignores the caller's (possibly aborted) signal; recorded like any call. */
-  async cancelQuietly(id: string, ctx: CallContext): Promise<boolean> {
+  /**
+   * Best-effort cancel that ignores the caller's (possibly aborted) signal; recorded like any call.
+   * Returns the prediction as the cancel left it (it may have finished first), or undefined.
+   */
+  async cancelQuietly(id: string, ctx: CallContext): Promise<Prediction | undefined> {
     try {
-      await this.cancelPrediction(id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
-      return true;
+      return await this.cancelPrediction(id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
     } catch (e) {
       this.logger.warn(`Could not cancel prediction ${id}: ${(e as Error).message}`);
-      return false;
+      return undefined;
     }
   }
 
