@@ -358,6 +358,36 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
     });
   });
 
+  describe('a cancel never throws away a finished prediction', () => {
+    it('a cancel that reaches a prediction after it succeeded returns it (it is paid for)', async () => {
+      await start({ processingMs: 30 });
+      const controller = new AbortController();
+      const { client } = testClient(fake, { realSleep: true, pollIntervalMs: 5000 });
+      const created = await client.createPrediction({ model: SCHNELL, input: input(20) });
+      const waiting = client.waitForPrediction(created, { signal: controller.signal });
+      while (fake.predictionStatuses()[0].status !== 'succeeded') await new Promise((r) => setTimeout(r, 5));
+      controller.abort();
+      assert.equal((await waiting).status, 'succeeded');
+      assert.deepEqual(fake.cancels, [created.id], 'the cancel was sent; it found the prediction finished');
+    });
+
+    it('a create interrupted after its prediction succeeded hands that prediction over instead of canceled', async () => {
+      await start();
+      fake.script({ kind: 'lose-response', method: 'POST', path: SCHNELL_CREATE });
+      const controller = new AbortController();
+      // The user cancels while the client waits to look the lost create up.
+      const sleep = () => {
+        controller.abort();
+        return Promise.reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      };
+      const { client } = testClient(fake, { realSleep: true, sleep });
+      const p = await client.createPrediction({ model: SCHNELL, input: input(21) }, { signal: controller.signal });
+      assert.equal(p.status, 'succeeded');
+      assert.deepEqual(fake.creates, { 'black-forest-labs/flux-schnell': 1 });
+      assert.deepEqual(fake.cancels, []);
+    });
+  });
+
   describe('output files', () => {
     const problems: [string, 'expired' | 'gone' | 'corrupt' | 'truncated' | 'wrong-type'][] = [
       ['output-expired', 'expired'],
