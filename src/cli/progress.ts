@@ -24,6 +24,8 @@ export class ProgressReporter {
   private lastDrawAt = 0;
   private readonly lastDownloadPercent = new Map<string, number>();
   private readonly lastStep = new Map<string, string>();
+  /** Rate-limit windows already shown: one line per window, not per held request or extension. */
+  private readonly rateLimitWindows = new Set<number>();
 
   constructor(
     private readonly io: CliIO,
@@ -48,6 +50,14 @@ export class ProgressReporter {
           );
         }
         return;
+      case 'rate-limited': {
+        const w = e.wait;
+        if (this.rateLimitWindows.has(w.window)) return;
+        this.rateLimitWindows.add(w.window);
+        const held = w.lane === 'create' ? 'new predictions' : 'status checks and other calls';
+        this.line(this.opts.style.yellow(`rate limited by Replicate, waiting ${Math.ceil(w.wait_ms / 1000)} s: ${held} resume at ${w.until.slice(11, 19)} UTC`));
+        return;
+      }
       case 'generation':
         if (e.event.type === 'prediction-created' && !this.opts.tty) this.line(`image ${e.event.index + 1}: prediction ${e.event.prediction_id} created on ${e.event.model} (seed ${e.event.seed})`);
         break;

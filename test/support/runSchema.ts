@@ -96,8 +96,25 @@ const API_CALL: Spec = {
     image_index: 'integer',
     cost: COST,
     error: 'string',
+    rate_limit_wait_ms: 'number',
+    cancel_after: 'string',
   },
-  optional: ['prediction_id', 'image_index', 'cost', 'error'],
+  optional: ['prediction_id', 'image_index', 'cost', 'error', 'rate_limit_wait_ms', 'cancel_after'],
+};
+
+const RATE_LIMIT_WAIT: Spec = {
+  object: {
+    window: 'integer',
+    lane: { oneOf: [{ literal: 'create' }, { literal: 'other' }] },
+    started_at: 'string',
+    until: 'string',
+    wait_ms: 'number',
+    source: { oneOf: ['retry-after', 'rate-limit-reset', 'response-body', 'default-backoff'].map((literal) => ({ literal })) },
+    retry_after: nullable('string'),
+    call: 'string',
+    image_index: 'integer',
+  },
+  optional: ['image_index'],
 };
 
 export const TRACE_SPEC: Spec = {
@@ -140,11 +157,14 @@ export const TRACE_SPEC: Spec = {
         enabled_metrics: { object: { pickscore: 'boolean', clip_score: 'boolean', vqascore: 'boolean', aesthetic: 'boolean' } },
         budget_usd: nullable('number'),
         api_base_url: 'string',
+        prediction_timeout_s: 'integer',
+        cancel_after: 'string',
       },
     },
     scoring_models: nullable({ object: { pickscore: nullable('string'), clip_score: nullable('string'), vqascore: nullable('string'), aesthetic: nullable('string') } }),
     images: { array: TRACE_IMAGE },
     api_calls: { array: API_CALL },
+    rate_limit_waits: { array: RATE_LIMIT_WAIT },
     costs: {
       object: {
         total_usd: 'number',

@@ -12,6 +12,7 @@ import type { GenerationTrace } from '../../src/core/run/trace';
 import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
 import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+import { startFakeReplicate } from '../../src/sandbox/fakeReplicate/server';
 
 const ANSI = /\x1b\[/;
 const totalCreates = (fx: RunFixture) => Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
@@ -148,6 +149,33 @@ describe('contact-sheet generate (CLI)', function () {
     for (const m of plan.scoring.models) assert.equal(m.download_bytes === 0, m.state === 'ready', m.id);
   });
 
+  it('shows each rate-limit wait once as a progress line and records it; --prediction-timeout sets the deadline and Cancel-After', async () => {
+    // Its own fake: the storm's windows must not reach the other tests.
+    const fake = await startFakeReplicate({ processingMs: 200 });
+    try {
+      fake.script({ kind: 'rate-limit', lane: 'create', times: 3, retryAfterSeconds: 1, holdMs: 100 });
+      const { dir, path } = await prompt();
+      const io = fx.io();
+      const args = ['--api-base-url', fake.url, '--hub-endpoint', fx.hub.url, '--manifest', fx.tiny.manifestPath, '--models-dir', fx.modelsDir];
+      const code = await main(['generate', path, '-n', '3', '--seed', '31', '--concurrency', '3', '--prediction-timeout', '300', '--no-vqascore', ...args], io);
+      assert.equal(code, 0, io.stderrText);
+      const trace = JSON.parse(await readFile(join(await onlyRunDir(dir, 'lighthouse'), 'generation_trace.json'), 'utf8')) as GenerationTrace;
+      assert.deepEqual(checkSchema(trace, TRACE_SPEC), []);
+      assert.equal(trace.images.filter((i) => i.status === 'scored').length, 3);
+      const windows = new Set(trace.rate_limit_waits.map((w) => w.window));
+      assert.ok(windows.size >= 1);
+      const lines = io.stderrText.split('\n').filter((l) => l.includes('rate limited by Replicate'));
+      assert.equal(lines.length, windows.size, 'one progress line per window, not per refused request');
+      assert.match(lines[0], /^rate limited by Replicate, waiting 1 s: new predictions resume at \d{2}:\d{2}:\d{2} UTC$/);
+      assert.deepEqual(fake.requestsInsideRateLimitWindows('create'), []);
+      assert.equal(trace.settings.prediction_timeout_s, 300);
+      assert.equal(trace.settings.cancel_after, '6m');
+      assert.ok(fake.requests.filter((r) => r.lane === 'create').every((r) => r.cancelAfter === '6m'));
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('refuses clearly: missing token, bad usage, missing prompt, budget exceeded — before spending', async () => {
     const { dir, path } = await prompt();
     const creates = totalCreates(fx);
@@ -155,7 +183,7 @@ describe('contact-sheet generate (CLI)', function () {
     assert.equal(await main(['generate', path, ...fx.cliArgs()], noToken), 1);
     assert.match(noToken.stderrText, /error \[token-missing\]: REPLICATE_API_TOKEN is not set\.\n {2}→ export REPLICATE_API_TOKEN=… \(https:\/\/replicate\.com\/account\/api-tokens\)/);
 
-    for (const args of [['-n', '17'], ['--aspect-ratio', '2:1'], ['--seed', 'x'], ['--precision', 'fp16'], ['--frobnicate'], ['--model', 'nope'], ['--budget', '-1']]) {
+    for (const args of [['-n', '17'], ['--aspect-ratio', '2:1'], ['--seed', 'x'], ['--precision', 'fp16'], ['--frobnicate'], ['--model', 'nope'], ['--budget', '-1'], ['--prediction-timeout', '4'], ['--prediction-timeout', '10m']]) {
       const io = fx.io();
       assert.equal(await main(['generate', path, ...args, ...fx.cliArgs()], io), 2, args.join(' '));
       assert.match(io.stderrText, /error \[bad-usage\]/);

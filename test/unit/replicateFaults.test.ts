@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import type { ContactSheetError } from '../../src/shared/errors';
 import type { ReplicateClient } from '../../src/core/replicate/client';
 import type { Prediction } from '../../src/core/replicate/apiTypes';
+import type { RateLimitWait } from '../../src/core/replicate/types';
 import { errorForPrediction } from '../../src/core/replicate/predictionErrors';
 import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../../src/sandbox/fakeReplicate/server';
 import { testClient } from '../support/testClient';
@@ -137,39 +138,68 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
   });
 
   describe('429 rate limits', () => {
-    it('honours Retry-After in seconds', async () => {
+    // A frozen clock makes the gate's waits exactly what the server asked for (the test client
+    // records its sleeps instead of sleeping); random() = 0.5 makes the jitter on top 0.5 × backoff.
+    const frozenClock = () => {
+      const t = Date.now();
+      return () => t;
+    };
+
+    it('honours Retry-After in seconds, with a jittered backoff on top', async () => {
       await start();
       fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, headers: { 'Retry-After': '7' } });
-      const { client, sleeps } = testClient(fake);
+      const { client, sleeps, calls } = testClient(fake, { now: frozenClock() });
       await client.account();
-      assert.deepEqual(sleeps, [7000]);
+      assert.deepEqual(sleeps, [7000, 250]);
+      assert.equal(calls[1].rate_limit_wait_ms, 7250, 'the retry records how long the gate held it');
     });
 
     it('honours Retry-After as an HTTP date', async () => {
       await start();
       const when = new Date(Date.now() + 30_000).toUTCString();
       fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, headers: { 'Retry-After': when } });
-      const { client, sleeps } = testClient(fake);
+      const { client, sleeps } = testClient(fake, { now: frozenClock() });
       await client.account();
-      assert.equal(sleeps.length, 1);
+      assert.equal(sleeps.length, 2);
       assert.ok(sleeps[0] > 28_000 && sleeps[0] <= 30_000, `waited ${sleeps[0]} ms for a date 30 s ahead`);
+      assert.equal(sleeps[1], 250);
     });
 
     it('honours a rate-limit reset header when Retry-After is absent', async () => {
       await start();
       fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, headers: { 'X-RateLimit-Reset': '3' } });
-      const { client, sleeps } = testClient(fake);
+      const { client, sleeps } = testClient(fake, { now: frozenClock() });
       await client.account();
-      assert.deepEqual(sleeps, [3000]);
+      assert.deepEqual(sleeps, [3000, 250]);
+    });
+
+    it('honours the reset Replicate names in the error body when no header names one', async () => {
+      await start();
+      fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, body: { detail: 'Request was throttled. Your rate limit resets in ~4s.' } });
+      const waits: RateLimitWait[] = [];
+      const { client, sleeps } = testClient(fake, { now: frozenClock(), onRateLimit: (w) => waits.push(w) });
+      await client.account();
+      assert.deepEqual(sleeps, [4000, 250]);
+      assert.deepEqual(waits.map((w) => [w.source, w.wait_ms, w.retry_after]), [['response-body', 4000, null]]);
+    });
+
+    it('without any hint the window is the un-jittered backoff, documented as default-backoff', async () => {
+      await start();
+      fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, body: { detail: 'Too many requests' } });
+      const waits: RateLimitWait[] = [];
+      const { client, sleeps } = testClient(fake, { now: frozenClock(), onRateLimit: (w) => waits.push(w) });
+      await client.account();
+      assert.deepEqual(sleeps, [500, 250]);
+      assert.equal(waits[0].source, 'default-backoff');
     });
 
     it('a 429 on create is retried directly (nothing was created) and creates once', async () => {
       await start();
       fake.script({ kind: 'http', method: 'POST', path: SCHNELL_CREATE, status: 429, headers: { 'Retry-After': '2' } });
-      const { client, sleeps } = testClient(fake);
+      const { client, sleeps } = testClient(fake, { now: frozenClock() });
       const p = await client.createPrediction({ model: SCHNELL, input: input(3) });
       assert.ok(p.id);
-      assert.deepEqual(sleeps, [2000]);
+      assert.deepEqual(sleeps, [2000, 250]);
       assert.equal(count(fake, 'POST', SCHNELL_CREATE), 2);
       assert.equal(count(fake, 'GET', '/v1/predictions'), 0);
       assert.deepEqual(fake.creates, { 'black-forest-labs/flux-schnell': 1 });
@@ -178,17 +208,22 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
     it('persistent 429: rate-limited after the retries, with the server-requested wait', async () => {
       await start();
       fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, headers: { 'Retry-After': '1' }, times: Infinity });
-      const { client, sleeps } = testClient(fake, { retry: { maxAttempts: 3 } });
+      const { client, sleeps } = testClient(fake, { retry: { maxAttempts: 3 }, now: frozenClock() });
       await assert.rejects(client.account(), hasCode('rate-limited', (e) => assert.equal(e.details?.retry_after_ms, 1000)));
-      assert.deepEqual(sleeps, [1000, 1000]);
+      // Each retry waits the window plus a jitter that grows with the retry number.
+      assert.deepEqual(sleeps, [1000, 250, 1000, 500]);
     });
 
-    it('a Retry-After beyond the limit is reported instead of obeyed', async () => {
+    it('a Retry-After beyond the limit is reported instead of obeyed, and later calls of its kind fail without being sent', async () => {
       await start();
       fake.script({ kind: 'http', method: 'GET', path: '/v1/account', status: 429, headers: { 'Retry-After': '3600' } });
       const { client, sleeps } = testClient(fake);
       await assert.rejects(client.account(), hasCode('rate-limited', (e) => assert.match(e.message, /3600 s/)));
+      await assert.rejects(client.getModel(SCHNELL), hasCode('rate-limited', (e) => assert.match(e.message, /held for another 3\d{3} s/)));
       assert.deepEqual(sleeps, []);
+      assert.equal(fake.requests.length, 1, 'the account is limited for an hour: nothing more was sent');
+      // Creates count against their own limit and still go out.
+      assert.ok((await client.createPrediction({ model: SCHNELL, input: input(4) })).id);
     });
   });
 
@@ -320,6 +355,36 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
       assert.equal(done.status, 'succeeded');
       assert.deepEqual(seen, ['starting', 'processing', 'succeeded']);
       assert.equal(typeof done.metrics?.predict_time, 'number');
+    });
+  });
+
+  describe('a cancel never throws away a finished prediction', () => {
+    it('a cancel that reaches a prediction after it succeeded returns it (it is paid for)', async () => {
+      await start({ processingMs: 30 });
+      const controller = new AbortController();
+      const { client } = testClient(fake, { realSleep: true, pollIntervalMs: 5000 });
+      const created = await client.createPrediction({ model: SCHNELL, input: input(20) });
+      const waiting = client.waitForPrediction(created, { signal: controller.signal });
+      while (fake.predictionStatuses()[0].status !== 'succeeded') await new Promise((r) => setTimeout(r, 5));
+      controller.abort();
+      assert.equal((await waiting).status, 'succeeded');
+      assert.deepEqual(fake.cancels, [created.id], 'the cancel was sent; it found the prediction finished');
+    });
+
+    it('a create interrupted after its prediction succeeded hands that prediction over instead of canceled', async () => {
+      await start();
+      fake.script({ kind: 'lose-response', method: 'POST', path: SCHNELL_CREATE });
+      const controller = new AbortController();
+      // The user cancels while the client waits to look the lost create up.
+      const sleep = () => {
+        controller.abort();
+        return Promise.reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+      };
+      const { client } = testClient(fake, { realSleep: true, sleep });
+      const p = await client.createPrediction({ model: SCHNELL, input: input(21) }, { signal: controller.signal });
+      assert.equal(p.status, 'succeeded');
+      assert.deepEqual(fake.creates, { 'black-forest-labs/flux-schnell': 1 });
+      assert.deepEqual(fake.cancels, []);
     });
   });
 

@@ -22,6 +22,7 @@ import type { GenerationTrace } from '../../src/core/run/trace';
 import { DEMO_NOTICE, renderSummaryMarkdown } from '../../src/core/run/summary';
 import { checkSchema, METADATA_SPEC, TRACE_SPEC } from '../support/runSchema';
 import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+import { startFakeReplicate, type FakeReplicate } from '../../src/sandbox/fakeReplicate/server';
 
 describe('run pipeline (fake Replicate + tiny models)', function () {
   this.timeout(120_000);
@@ -41,15 +42,19 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     caseDirs = [];
   });
 
-  async function startRun(request: RunRequestOptions, hooks: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; wrap?: (deps: RunDeps) => RunDeps } = {}) {
+  async function startRun(
+    request: RunRequestOptions,
+    hooks: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void; wrap?: (deps: RunDeps) => RunDeps; fake?: FakeReplicate } = {},
+  ) {
+    const fake = hooks.fake ?? fx.fake;
     const { dir, path } = await writePrompt(fx.root, 'cat.txt', 'A cat wearing a tiny golden crown');
     caseDirs.push(dir);
     const prompt = await readPromptFile(path);
-    const settings = resolveSettings(prompt, { apiBaseUrl: fx.fake.url, ...request });
+    const settings = resolveSettings(prompt, { apiBaseUrl: fake.url, ...request });
     const folder = await createRunFolder({ promptPath: path });
     const trace = newTrace({ prompt, settings, demo: false, estimate: null });
     const pricing = loadPricing();
-    const client = new ReplicateClient({ token: fx.fake.token, baseUrl: fx.fake.url, pollIntervalMs: 50 });
+    const client = new ReplicateClient({ token: fake.token, baseUrl: fake.url, pollIntervalMs: 50 });
     const deps: RunDeps = {
       generate: (req, onEvent) => generateImages(client, req, onEvent, pricing),
       createScorer: (onProgress) =>
@@ -215,6 +220,73 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.ok(kept.length >= 1 && kept.length < 4, `kept ${kept.length}`);
     for (const k of kept) assert.ok((await readdir(folder.root)).includes(k.file as string));
     assert.ok(onDisk.finished_at);
+  });
+
+  it('a 429 storm at concurrency 4: every image still made, no create inside a window, the wait in the events and the trace', async () => {
+    // Its own fake: the storm's windows must not reach the other tests.
+    const fake = await startFakeReplicate({ processingMs: 300 });
+    try {
+      fake.script({ kind: 'rate-limit', lane: 'create', times: 4, retryAfterSeconds: 1, holdMs: 100 });
+      const { result, events, onDisk } = await startRun({ numVariations: 6, seed: 300, concurrency: 4, predictionTimeoutS: 120 }, { fake });
+      assert.equal(result.status, 'succeeded');
+      assert.deepEqual(checkSchema(onDisk, TRACE_SPEC), []);
+      assert.equal(onDisk.images.filter((i) => i.status === 'scored').length, 6);
+      assert.equal(fake.requests.filter((r) => r.lane === 'create' && r.status === 429).length, 4);
+      assert.deepEqual(fake.requestsInsideRateLimitWindows('create'), []);
+      const waits = events.flatMap((e) => (e.type === 'rate-limited' ? [e.wait] : []));
+      assert.ok(waits.length >= 1, 'the faces heard of the wait');
+      assert.deepEqual(
+        onDisk.rate_limit_waits.map((w) => w.window),
+        [...new Set(waits.map((w) => w.window))],
+        'one trace record per window',
+      );
+      assert.ok(onDisk.rate_limit_waits.every((w) => w.lane === 'create' && w.source === 'retry-after' && w.retry_after === '1'));
+      assert.ok(onDisk.api_calls.some((c) => c.method === 'POST' && (c.rate_limit_wait_ms ?? 0) > 0), 'held creates are marked in the call records');
+      // The run's deadline: the setting, and Replicate's Cancel-After a minute later on every create.
+      assert.equal(onDisk.settings.prediction_timeout_s, 120);
+      assert.equal(onDisk.settings.cancel_after, '3m');
+      assert.ok(fake.requests.filter((r) => r.lane === 'create').every((r) => r.cancelAfter === '3m'));
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('cancel during a rate-limit wait ends at once: canceled, every finished image kept, nothing left running', async () => {
+    const fake = await startFakeReplicate({ processingMs: 300 });
+    try {
+      const controller = new AbortController();
+      let stormed = false;
+      const { result, onDisk, folder, events } = await startRun(
+        { numVariations: 6, seed: 400, concurrency: 2 },
+        {
+          fake,
+          signal: controller.signal,
+          onEvent: (e) => {
+            // Once an image is in, Replicate starts refusing creates for 30 s; the user cancels as soon as the run waits.
+            if (e.type === 'image-saved' && !stormed) {
+              stormed = true;
+              fake.script({ kind: 'rate-limit', lane: 'create', times: Infinity, retryAfterSeconds: 30, holdMs: 100 });
+            }
+            if (e.type === 'rate-limited') controller.abort();
+          },
+        },
+      );
+      assert.ok(Date.now() < fake.rateLimitWindows[0].until, 'the run did not wait out the 30 s window');
+      assert.equal(result.status, 'canceled');
+      assert.equal(onDisk.status, 'canceled');
+      assert.ok(events.some((e) => e.type === 'rate-limited'));
+      assert.equal(onDisk.rate_limit_waits.length, 1);
+      const files = await readdir(folder.root);
+      const succeeded = fake.predictionStatuses().filter((p) => p.status === 'succeeded');
+      assert.ok(succeeded.length >= 1);
+      for (const p of succeeded) {
+        const img = onDisk.images.find((i) => i.prediction_id === p.id);
+        assert.ok(img?.file && files.includes(img.file), `the finished image of prediction ${p.id} is kept (trace: ${img?.status ?? 'absent'}, file ${img?.file})`);
+      }
+      assert.deepEqual(fake.predictionStatuses().filter((p) => p.status === 'starting' || p.status === 'processing'), [], 'nothing left running');
+    } finally {
+      await fake.close();
+    }
   });
 
   it('the engine\'s front door refuses over budget before creating anything, and runs otherwise; resume of a finished run is a no-op', async () => {

@@ -2,14 +2,16 @@
  * One logical JSON call to Replicate's API with the project's retry policy, every HTTP attempt
  * recorded (ApiCallRecord) and logged with the token redacted. GETs and cancels are retried on
  * network errors, 5xx and 429; a create only on 429, or after `onUnknownOutcome` (a lookup) found
- * that its earlier attempt did not create anything.
+ * that its earlier attempt did not create anything. Every attempt first passes the client's
+ * rate-limit gate (rateLimitGate.ts): a 429 holds all requests of its kind, not just its own.
  */
 import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { redact, type Logger } from '../log';
 import type { Prediction } from './apiTypes';
 import { TERMINAL_STATUSES } from './apiTypes';
 import { errorForStatus, networkError, parseErrorBody } from './httpErrors';
-import { backoffDelayMs, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
+import { RateLimitGate } from './rateLimitGate';
+import { backoffCeilingMs, backoffDelayMs, rateLimitDelay, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
 import type { ApiCallRecord, Cost, PredictionStatus } from './types';
 
 export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -21,6 +23,12 @@ export interface CallContext {
   onCall?: (c: ApiCallRecord) => void;
   /** Prices a prediction seen in a terminal state, so the call record carries its cost. */
   costOf?: (p: Prediction) => Cost;
+  /**
+   * Best-effort calls (cleanup after a cancel) fail at once with `rate-limited` instead of waiting
+   * out a rate-limit window, so a cancel ends promptly; Replicate's Cancel-After still ends the
+   * predictions they could not cancel.
+   */
+  failFastOnRateLimit?: boolean;
 }
 
 export type RetryMode = 'idempotent' | 'create';
@@ -48,6 +56,7 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   fetch: typeof fetch;
   now: () => number;
+  gate: RateLimitGate;
 }
 
 export class ApiTransport {
@@ -61,6 +70,7 @@ export class ApiTransport {
   private readonly requestTimeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private readonly now: () => number;
+  private readonly gate: RateLimitGate;
 
   constructor(opts: TransportOptions) {
     this.token = opts.token;
@@ -73,6 +83,7 @@ export class ApiTransport {
     this.requestTimeoutMs = opts.requestTimeoutMs;
     this.fetchImpl = opts.fetch;
     this.now = opts.now;
+    this.gate = opts.gate;
   }
 
   /**
@@ -90,9 +101,13 @@ export class ApiTransport {
     extra?: ExtraRequestOptions,
   ): Promise<T> {
     const what = `${method} ${path}`;
+    const lane = RateLimitGate.laneOf(mode);
     for (let attempt = 0; ; attempt++) {
       throwIfCanceled(ctx.signal);
-      const result = await this.attemptOnce(method, path, body, ctx, attempt, extra);
+      const heldMs = await this.gate
+        .pass(lane, { signal: ctx.signal, retry: Math.max(0, attempt - 1), failFast: ctx.failFastOnRateLimit })
+        .catch(rethrowAsCanceled);
+      const result = await this.attemptOnce(method, path, body, ctx, attempt, extra, heldMs);
       const lastAttempt = attempt + 1 >= this.retry.maxAttempts;
       if (result.status !== null && result.status >= 200 && result.status < 300) {
         const parsed = parseObject(result.text);
@@ -108,13 +123,15 @@ export class ApiTransport {
         continue;
       }
       if (result.status === 429) {
-        const asked = serverRequestedDelayMs(result.headers!, this.now());
-        const wait = asked ?? backoffDelayMs(this.retry, attempt, this.random);
-        if (lastAttempt || wait > this.retry.maxRetryAfterMs) {
-          throw errorForStatus(429, parseErrorBody(result.text ?? ''), what, { retryAfterMs: asked });
+        // The account is limited, whatever this call does next: close the lane for everyone.
+        // Nothing was created, so a create is simply sent again once the gate opens.
+        const asked = rateLimitDelay(result.headers, result.text, this.now());
+        const wait = asked?.ms ?? backoffCeilingMs(this.retry, attempt);
+        this.gate.close(lane, wait, { source: asked?.source ?? 'default-backoff', retryAfter: asked?.retryAfter ?? null, call: what, imageIndex: ctx.imageIndex });
+        if (lastAttempt || wait > this.retry.maxRetryAfterMs || ctx.failFastOnRateLimit) {
+          throw errorForStatus(429, parseErrorBody(result.text ?? ''), what, { retryAfterMs: asked?.ms });
         }
-        this.logger.warn(`${what}: rate limited, waiting ${wait} ms (attempt ${attempt + 1})`);
-        await this.sleep(wait, ctx.signal).catch(rethrowAsCanceled);
+        this.logger.debug(`${what}: 429, sent again when the rate-limit window has passed (attempt ${attempt + 1})`);
         continue;
       }
       const unknownOutcome = result.status === null || result.status >= 500;
@@ -142,7 +159,7 @@ export class ApiTransport {
     }
   }
 
-  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number, extra?: ExtraRequestOptions): Promise<Attempt> {
+  private async attemptOnce(method: string, path: string, body: unknown, ctx: CallContext, attempt: number, extra: ExtraRequestOptions | undefined, heldMs: number): Promise<Attempt> {
     const started = this.now();
     const timeout = AbortSignal.timeout(this.requestTimeoutMs + (extra?.extraTimeoutMs ?? 0));
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
@@ -173,6 +190,8 @@ export class ApiTransport {
     const predictionId = predictionIdOf(path, parsed);
     if (predictionId) record.prediction_id = predictionId;
     if (ctx.imageIndex !== undefined) record.image_index = ctx.imageIndex;
+    if (heldMs > 0) record.rate_limit_wait_ms = heldMs;
+    if (headers['Cancel-After']) record.cancel_after = headers['Cancel-After'];
     if (parsed && ctx.costOf && isTerminalPrediction(parsed)) record.cost = ctx.costOf(parsed);
     if (outcome.status === null) record.error = redact(describeError(outcome.error));
     else if (outcome.status >= 400) record.error = redact(parseErrorBody(outcome.text ?? '').detail ?? `HTTP ${outcome.status}`);

@@ -3,7 +3,9 @@
  * downloads. Retries and call records live in ApiTransport; this file adds what is specific to
  * predictions: a create whose outcome is unknown (network error, 5xx, abort mid-request) is looked
  * up in the account's recent predictions before anything is sent again, so a lost response never
- * bills twice, and a prediction that times out or is abandoned is canceled so it stops billing.
+ * bills twice, and a prediction that times out or is abandoned is canceled so it stops billing
+ * (each create also carries Replicate's Cancel-After, for when this client is gone). One
+ * rate-limit gate per client holds every request of a kind after a 429 (rateLimitGate.ts).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { ContactSheetError, isAbortError } from '../../shared/errors';
@@ -14,9 +16,11 @@ import { TERMINAL_STATUSES } from './apiTypes';
 import { findCreatedPrediction } from './createLookup';
 import { formatModelRef } from './modelRef';
 import { downloadOutputBytes, type DownloadedOutput } from './outputDownload';
+import { cancelAfterFor, DEFAULT_PREDICTION_TIMEOUT_MS } from './predictionDeadline';
 import { timeoutError } from './predictionErrors';
+import { RateLimitGate } from './rateLimitGate';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retryPolicy';
-import type { ApiCallRecord, ModelRef } from './types';
+import type { ApiCallRecord, ModelRef, RateLimitWait } from './types';
 
 export { canceledError, type CallContext, type Sleep } from './apiTransport';
 
@@ -27,6 +31,8 @@ export interface ReplicateClientOptions {
   logger?: Logger;
   /** Called for every HTTP attempt, after it settles. */
   onCall?: (c: ApiCallRecord) => void;
+  /** Called when a rate-limit window opens or is extended (see subscribeRateLimits). */
+  onRateLimit?: (w: RateLimitWait) => void;
   retry?: Partial<RetryPolicy>;
   /** Injectable for tests; real timers by default. Must reject when `signal` aborts. */
   sleep?: Sleep;
@@ -35,7 +41,10 @@ export interface ReplicateClientOptions {
   /** First poll interval (ms); it grows ×1.5 up to maxPollIntervalMs. */
   pollIntervalMs?: number;
   maxPollIntervalMs?: number;
-  /** Deadline for one prediction from creation to a terminal status (ms). */
+  /**
+   * Deadline for one prediction from creation to a terminal status (ms); creates send
+   * Replicate's Cancel-After a minute later (predictionDeadline.ts). Default 10 min.
+   */
   predictionTimeoutMs?: number;
   /** Deadline for one HTTP attempt (ms); a create holding for `Prefer: wait` gets that much longer. */
   requestTimeoutMs?: number;
@@ -59,6 +68,11 @@ export interface ModelInfo {
   version: ModelVersion | null;
 }
 
+export interface CreateOptions {
+  /** This prediction's deadline (ms), for its Cancel-After and Prefer: wait; the client's default when absent. */
+  timeoutMs?: number;
+}
+
 export interface WaitOptions extends CallContext {
   onStatus?: (p: Prediction) => void;
   timeoutMs?: number;
@@ -69,6 +83,7 @@ const DEFAULT_BASE_URL = 'https://api.replicate.com';
 export class ReplicateClient {
   readonly baseUrl: string;
   private readonly transport: ApiTransport;
+  private readonly gate: RateLimitGate;
   private readonly logger: Logger;
   readonly retry: RetryPolicy;
   private readonly sleep: Sleep;
@@ -99,13 +114,15 @@ export class ReplicateClient {
     this.random = opts.random ?? Math.random;
     this.pollIntervalMs = opts.pollIntervalMs ?? 500;
     this.maxPollIntervalMs = opts.maxPollIntervalMs ?? Math.max(2000, this.pollIntervalMs);
-    this.predictionTimeoutMs = opts.predictionTimeoutMs ?? 10 * 60_000;
+    this.predictionTimeoutMs = opts.predictionTimeoutMs ?? DEFAULT_PREDICTION_TIMEOUT_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
     this.preferWaitSeconds = Math.max(0, Math.min(60, Math.floor(opts.preferWaitSeconds ?? 60)));
     this.maxOutputBytes = opts.maxOutputBytes ?? 50 * 1024 * 1024;
     this.createLookupSkewMs = opts.createLookupSkewMs ?? 30_000;
     this.fetchImpl = opts.fetch ?? fetch;
     this.now = opts.now ?? Date.now;
+    this.gate = new RateLimitGate({ logger: this.logger, retry: this.retry, sleep: this.sleep, random: this.random, now: this.now });
+    if (opts.onRateLimit) this.gate.subscribe(opts.onRateLimit);
     this.transport = new ApiTransport({
       token: opts.token,
       baseUrl: this.baseUrl,
@@ -117,7 +134,16 @@ export class ReplicateClient {
       requestTimeoutMs: this.requestTimeoutMs,
       fetch: this.fetchImpl,
       now: this.now,
+      gate: this.gate,
     });
+  }
+
+  /**
+   * Calls `listener` whenever a rate-limit window opens (or, same window number, is extended) on
+   * this client, whichever request met the 429. Returns the unsubscribe function.
+   */
+  subscribeRateLimits(listener: (w: RateLimitWait) => void): () => void {
+    return this.gate.subscribe(listener);
   }
 
   /** Checks the token: GET /v1/account. */
@@ -137,39 +163,50 @@ export class ReplicateClient {
   /**
    * Creates one prediction. Never sends a second create while an earlier one may exist: an unknown
    * outcome is resolved by a lookup first. If the caller aborts mid-create, a prediction that got
-   * created anyway is found and canceled (best effort) before `canceled` is thrown.
+   * created anyway is found and canceled (best effort) before `canceled` is thrown; one that had
+   * already succeeded is returned instead, since it is paid for.
    */
-  async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}): Promise<Prediction> {
+  async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}, opts: CreateOptions = {}): Promise<Prediction> {
     // Canceled before anything was sent: nothing can exist, so there is nothing to look up.
     throwIfCanceled(ctx.signal);
     const path = req.version ? '/v1/predictions' : `/v1/models/${encodeURIComponent(req.model.owner)}/${encodeURIComponent(req.model.name)}/predictions`;
     const body = req.version ? { version: req.version, input: req.input } : { input: req.input };
     const since = this.now() - this.createLookupSkewMs;
-    const lookup = (signal?: AbortSignal) =>
-      findCreatedPrediction(this, req, { since, exclude: this.claimed, signal, sleep: this.sleep, retryDelayMs: this.retry.baseDelayMs, ctx });
+    const lookup = (signal?: AbortSignal, lookupCtx: CallContext = ctx) =>
+      findCreatedPrediction(this, req, { since, exclude: this.claimed, signal, sleep: this.sleep, retryDelayMs: this.retry.baseDelayMs, ctx: lookupCtx });
     try {
-      const wait = Math.min(this.preferWaitSeconds, Math.floor(this.predictionTimeoutMs / 1000));
-      const sync = wait > 0 ? { headers: { Prefer: `wait=${wait}` }, extraTimeoutMs: wait * 1000 } : undefined;
-      const created = await this.transport.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), sync);
+      const timeoutMs = opts.timeoutMs ?? this.predictionTimeoutMs;
+      const wait = Math.min(this.preferWaitSeconds, Math.floor(timeoutMs / 1000));
+      const headers: Record<string, string> = { 'Cancel-After': cancelAfterFor(timeoutMs) };
+      if (wait > 0) headers.Prefer = `wait=${wait}`;
+      const created = await this.transport.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), { headers, extraTimeoutMs: wait * 1000 });
       this.claimed.add(created.id);
       this.logger.info(`Created prediction ${created.id} on ${formatModelRef({ ...req.model, version: req.version })}`);
       return created;
     } catch (e) {
       const error = isAbortError(e) ? canceledError() : e;
-      if (error instanceof ContactSheetError && error.code === 'canceled') await this.reconcileAbortedCreate(lookup, ctx);
+      if (error instanceof ContactSheetError && error.code === 'canceled') {
+        // A prediction that finished before the cancel reached it is paid for: hand it over.
+        const finished = await this.reconcileAbortedCreate(lookup, ctx);
+        if (finished) return finished;
+      }
       throw error;
     }
   }
 
-  private async reconcileAbortedCreate(lookup: (s?: AbortSignal) => Promise<Prediction | undefined>, ctx: CallContext): Promise<void> {
+  /** Finds and cancels a prediction an interrupted create made anyway; returns it if it had already succeeded. */
+  private async reconcileAbortedCreate(lookup: (s?: AbortSignal, c?: CallContext) => Promise<Prediction | undefined>, ctx: CallContext): Promise<Prediction | undefined> {
     try {
-      const orphan = await lookup(AbortSignal.timeout(10_000));
-      if (!orphan) return;
+      const orphan = await lookup(AbortSignal.timeout(10_000), { ...ctx, failFastOnRateLimit: true });
+      if (!orphan) return undefined;
       this.claimed.add(orphan.id);
+      if (orphan.status === 'succeeded') return orphan;
       this.logger.info(`Canceling prediction ${orphan.id} created by an interrupted request`);
-      await this.cancelPrediction(orphan.id, { ...ctx, signal: AbortSignal.timeout(10_000) });
+      const last = await this.cancelPrediction(orphan.id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
+      return last.status === 'succeeded' ? last : undefined;
     } catch (e) {
       this.logger.warn(`Could not check for a prediction created by an interrupted request: ${(e as Error).message}`);
+      return undefined;
     }
   }
 
@@ -209,7 +246,8 @@ export class ReplicateClient {
     while (!TERMINAL_STATUSES.has(prediction.status)) {
       const left = deadline - this.now();
       if (left <= 0) {
-        await this.cancelQuietly(prediction.id, opts);
+        const last = await this.cancelQuietly(prediction.id, opts);
+        if (last?.status === 'succeeded') return last;
         throw timeoutError(prediction.id, timeoutMs);
       }
       try {
@@ -219,7 +257,9 @@ export class ReplicateClient {
         prediction = next;
       } catch (e) {
         if (opts.signal?.aborted || isAbortError(e) || (e instanceof ContactSheetError && e.code === 'canceled')) {
-          await this.cancelQuietly(prediction.id, opts);
+          // A prediction that finished before the cancel reached it is paid for: keep it.
+          const last = await this.cancelQuietly(prediction.id, opts);
+          if (last?.status === 'succeeded') return last;
           throw canceledError();
         }
         throw e;
@@ -229,14 +269,16 @@ export class ReplicateClient {
     return prediction;
   }
 
-  /** Best-effort cancel that ignores the caller's (possibly aborted) signal; recorded like any call. */
-  async cancelQuietly(id: string, ctx: CallContext): Promise<boolean> {
+  /**
+   * Best-effort cancel that ignores the caller's (possibly aborted) signal; recorded like any call.
+   * Returns the prediction as the cancel left it (it may have finished first), or undefined.
+   */
+  async cancelQuietly(id: string, ctx: CallContext): Promise<Prediction | undefined> {
     try {
-      await this.cancelPrediction(id, { ...ctx, signal: AbortSignal.timeout(10_000) });
-      return true;
+      return await this.cancelPrediction(id, { ...ctx, signal: AbortSignal.timeout(10_000), failFastOnRateLimit: true });
     } catch (e) {
       this.logger.warn(`Could not cancel prediction ${id}: ${(e as Error).message}`);
-      return false;
+      return undefined;
     }
   }
 

@@ -4,6 +4,8 @@
  * has failed MODEL_FAILURES_BEFORE_SKIP times, adopts existing predictions on resume, and on
  * cancel (or a run-fatal error) cancels the predictions in flight on Replicate. Per-image failures
  * are returned, never thrown; finished images are emitted as they arrive, so none is lost.
+ * Rate-limit windows the client meets meanwhile (any request's 429 holds every request of its
+ * kind, see rateLimitGate.ts) are reported as 'rate-limited' events.
  */
 import { ContactSheetError, toContactSheetError, type SerializedError } from '../../shared/errors';
 import type { Prediction } from './apiTypes';
@@ -69,6 +71,7 @@ class Generation {
     const onOuterAbort = () => this.abort.abort();
     if (outer?.aborted) this.abort.abort();
     outer?.addEventListener('abort', onOuterAbort, { once: true });
+    const unsubscribe = this.client.subscribeRateLimits((wait) => this.emit({ type: 'rate-limited', wait }));
     try {
       const queue = [...this.req.jobs];
       const workers = Math.max(1, Math.min(this.req.concurrency > 0 ? this.req.concurrency : DEFAULT_CONCURRENCY, queue.length));
@@ -78,6 +81,7 @@ class Generation {
         }),
       );
     } finally {
+      unsubscribe();
       outer?.removeEventListener('abort', onOuterAbort);
     }
     if (outer?.aborted) {
@@ -218,7 +222,11 @@ class Generation {
       formatModelRef(ref),
     );
     const ctx = this.context(ref, job.index, model.hardware);
-    const created = await this.client.createPrediction({ model: { owner: ref.owner, name: ref.name }, version: model.createVersion, input: adapted.input }, ctx);
+    const created = await this.client.createPrediction(
+      { model: { owner: ref.owner, name: ref.name }, version: model.createVersion, input: adapted.input },
+      ctx,
+      { timeoutMs: this.req.predictionTimeoutMs },
+    );
     tracker.predictionId = created.id;
     this.emit({ type: 'prediction-created', index: job.index, prediction_id: created.id, model: modelName(ref), version: created.version ?? model.createVersion ?? null, seed: job.seed });
     const image = await this.finish(ref, model.hardware, created, job, fallbacks, adapted.input);
@@ -237,6 +245,7 @@ class Generation {
     const ctx = this.context(ref, job.index, hardware);
     const final = await this.client.waitForPrediction(prediction, {
       ...ctx,
+      timeoutMs: this.req.predictionTimeoutMs,
       onStatus: (p) => this.emit({ type: 'prediction-status', index: job.index, prediction_id: p.id, status: p.status }),
     });
     if (final.status !== 'succeeded') throw errorForPrediction(final);

@@ -55,7 +55,7 @@ export function errorForPrediction(prediction: Prediction): ContactSheetError {
 
 export function timeoutError(predictionId: string, timeoutMs: number): ContactSheetError {
   return new ContactSheetError('prediction-timeout', `Prediction ${predictionId} did not finish within ${Math.round(timeoutMs / 1000)} s; it was canceled.`, {
-    action: 'Raise the prediction timeout setting or try a faster model.',
+    action: 'Raise the prediction timeout (--prediction-timeout on the CLI) or try a faster model.',
     details: { prediction_id: predictionId, timeout_ms: timeoutMs },
   });
 }

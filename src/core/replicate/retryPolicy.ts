@@ -23,8 +23,37 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 
 /** Full-jitter backoff for retry number `retry` (0 = the first retry). `random` returns [0, 1). */
 export function backoffDelayMs(policy: RetryPolicy, retry: number, random: () => number): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
-  return Math.floor(random() * ceiling);
+  return Math.floor(random() * backoffCeilingMs(policy, retry));
+}
+
+/** The un-jittered backoff for retry number `retry`: the window assumed after a 429 that names no wait. */
+export function backoffCeilingMs(policy: RetryPolicy, retry: number): number {
+  return Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retry);
+}
+
+export interface RateLimitDelay {
+  ms: number;
+  source: 'retry-after' | 'rate-limit-reset' | 'response-body';
+  /** The Retry-After header as sent, or null. */
+  retryAfter: string | null;
+}
+
+/**
+ * How long a 429 asks to wait: Retry-After (seconds or an HTTP date), else a rate-limit reset
+ * header, else the reset Replicate names in the error body ("Request was throttled. Your rate
+ * limit resets in ~30s."; Django REST framework's "Expected available in 2 seconds." too).
+ * Undefined when the response names none.
+ */
+export function rateLimitDelay(headers: Headers | undefined, bodyText: string | undefined, now: number = Date.now()): RateLimitDelay | undefined {
+  const retryAfter = headers?.get('retry-after') ?? null;
+  const fromHeaders = headers ? serverRequestedDelayMs(headers, now) : undefined;
+  if (fromHeaders !== undefined) {
+    const fromRetryAfter = retryAfter !== null && parseRetryAfter(retryAfter, now) !== undefined;
+    return { ms: fromHeaders, source: fromRetryAfter ? 'retry-after' : 'rate-limit-reset', retryAfter };
+  }
+  const m = /(?:resets? in|available in)\s*~?\s*(\d+(?:\.\d+)?)\s*(?:s\b|sec|second)/i.exec(bodyText ?? '');
+  if (m) return { ms: Math.ceil(Number(m[1]) * 1000), source: 'response-body', retryAfter };
+  return undefined;
 }
 
 /**

@@ -37,6 +37,36 @@ export interface ApiCallRecord {
   image_index?: number;
   cost?: Cost;
   error?: string;
+  /** Time this attempt was held by the client's rate-limit gate (window + jitter) before it was sent, ms. */
+  rate_limit_wait_ms?: number;
+  /** The Cancel-After header a create was sent with (Replicate's own deadline for the prediction). */
+  cancel_after?: string;
+}
+
+/**
+ * Replicate limits requests per account and per kind: creating predictions (600 a minute) and every
+ * other endpoint (3000 a minute); accounts without a payment method get far less. A 429 on one
+ * request of a kind holds every request of that kind.
+ */
+export type RateLimitLane = 'create' | 'other';
+
+/** One rate-limit window: after a 429, no request of its lane is sent before `until`. */
+export interface RateLimitWait {
+  /** 1, 2, … per client; a later notice with the same number extends the same window. */
+  window: number;
+  lane: RateLimitLane;
+  /** When the 429 that opened the window arrived. */
+  started_at: string;
+  /** No request of the lane goes out before this time (each held request adds its own jitter). */
+  until: string;
+  wait_ms: number;
+  /** Where the wait came from: the Retry-After header, a rate-limit reset header, the error body's "resets in ~Ns", or the client's own backoff when the response named none. */
+  source: 'retry-after' | 'rate-limit-reset' | 'response-body' | 'default-backoff';
+  /** The Retry-After header as sent, or null. */
+  retry_after: string | null;
+  /** The refused call, e.g. "POST /v1/models/black-forest-labs/flux-schnell/predictions". */
+  call: string;
+  image_index?: number;
 }
 
 export interface ModelRef {
@@ -64,6 +94,12 @@ export interface GenerationRequest {
   aspectRatio: AspectRatio;
   jobs: ImageJob[];
   concurrency: number;
+  /**
+   * Deadline of one prediction (ms): the client cancels it when it passes, and each create asks
+   * Replicate to cancel it a little later (Cancel-After) in case the client is gone by then.
+   * The client's default when absent.
+   */
+  predictionTimeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -98,4 +134,6 @@ export type GenerationEvent =
   | { type: 'fallback'; index: number; from: string; to: string; error: SerializedError }
   | { type: 'image-generated'; image: GeneratedImage }
   | { type: 'image-failed'; index: number; seed: number; model: string; prediction_id: string | null; error: SerializedError }
-  | { type: 'api-call'; call: ApiCallRecord };
+  | { type: 'api-call'; call: ApiCallRecord }
+  /** A rate-limit window opened (or, same `window` number, was extended): requests of its lane wait. */
+  | { type: 'rate-limited'; wait: RateLimitWait };

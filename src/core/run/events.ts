@@ -8,7 +8,7 @@
  */
 import type { SerializedError } from '../../shared/errors';
 import type { ComparisonSummary } from './rank';
-import type { ApiCallRecord, AspectRatio, Cost, GenerationEvent } from '../replicate/types';
+import type { ApiCallRecord, AspectRatio, Cost, GenerationEvent, RateLimitWait } from '../replicate/types';
 import type { ImageScores, MetricId, ScorerProgress } from '../scoring/types';
 import type { CostEstimate, RunStatus } from './trace';
 
@@ -50,8 +50,14 @@ export type RunEvent =
     }
   | { type: 'phase'; phase: RunPhase }
   /** Replicate's own events; 'image-generated' arrives with empty `bytes` (the PNG is on disk: see image-saved). */
-  | { type: 'generation'; event: Exclude<GenerationEvent, { type: 'api-call' }> }
+  | { type: 'generation'; event: Exclude<GenerationEvent, { type: 'api-call' | 'rate-limited' }> }
   | { type: 'api-call'; call: ApiCallRecord }
+  /**
+   * Replicate rate limited the account: no request of `wait.lane` goes out before `wait.until`
+   * ("rate limited, waiting N s"). One event per window; a later one with the same `wait.window`
+   * number moves that window's end.
+   */
+  | { type: 'rate-limited'; wait: RateLimitWait }
   | { type: 'scorer-progress'; progress: ScorerProgress }
   | {
       /** The image is on disk (PNG) under its provisional name, before scoring. */

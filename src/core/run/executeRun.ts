@@ -152,6 +152,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
           aspectRatio: trace.settings.aspect_ratio,
           jobs,
           concurrency: trace.settings.concurrency,
+          predictionTimeoutMs: trace.settings.prediction_timeout_s * 1000,
           signal: stop.signal,
         },
         (e) => onGenerationEvent(e, ctx, images, stopFor),
@@ -221,6 +222,16 @@ function onGenerationEvent(e: GenerationEvent, ctx: RunContext, images: RunImage
       emit({ type: 'api-call', call: e.call });
       ctx.save();
       return;
+    case 'rate-limited': {
+      // One record per window: an extension (same number) replaces the record it extends.
+      const waits = trace.rate_limit_waits;
+      const at = waits.findIndex((w) => w.window === e.wait.window);
+      if (at >= 0) waits[at] = e.wait;
+      else waits.push(e.wait);
+      emit({ type: 'rate-limited', wait: e.wait });
+      ctx.save();
+      return;
+    }
     case 'prediction-created': {
       const img = trace.images[e.index];
       if (img) Object.assign(img, { status: 'created', prediction_id: e.prediction_id, model: e.model, version: e.version, error: null });

@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { ContactSheetError } from '../../shared/errors';
 import { MAX_SEED, type PromptFile } from '../prompt';
 import { pendingImageName } from './output';
+import { cancelAfterFor, DEFAULT_PREDICTION_TIMEOUT_MS } from '../replicate/predictionDeadline';
 import type { AspectRatio } from '../replicate/types';
 import { DEFAULT_WEIGHTS, METRIC_IDS, type MetricId, type Precision, type ScoreWeights } from '../scoring/types';
 import { TRACE_KIND, TRACE_SCHEMA_VERSION, type CostEstimate, type GenerationTrace, type SeedSource, type TraceImage, type TraceSettings } from './trace';
@@ -17,6 +18,7 @@ export const DEFAULT_NUM_VARIATIONS = 8;
 export const DEFAULT_ASPECT_RATIO: AspectRatio = '16:9';
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_API_BASE_URL = 'https://api.replicate.com';
+export const DEFAULT_PREDICTION_TIMEOUT_S = DEFAULT_PREDICTION_TIMEOUT_MS / 1000;
 
 /** What the user asked for on the command line (or in the extension's settings). */
 export interface RunRequestOptions {
@@ -32,6 +34,8 @@ export interface RunRequestOptions {
   weights?: ScoreWeights;
   budgetUsd?: number;
   apiBaseUrl?: string;
+  /** Seconds a prediction may take before it is canceled (and Replicate's Cancel-After, a minute later). */
+  predictionTimeoutS?: number;
 }
 
 export function resolveSettings(prompt: PromptFile, opts: RunRequestOptions, randomBaseSeed: () => number = defaultRandomSeed): TraceSettings {
@@ -49,6 +53,7 @@ export function resolveSettings(prompt: PromptFile, opts: RunRequestOptions, ran
   } else {
     base = randomBaseSeed();
   }
+  const timeoutS = opts.predictionTimeoutS ?? DEFAULT_PREDICTION_TIMEOUT_S;
   const enabled = Object.fromEntries(METRIC_IDS.map((id) => [id, !(opts.disabledMetrics ?? []).includes(id)])) as Record<MetricId, boolean>;
   return {
     models: [primary, ...fallbacks],
@@ -65,6 +70,8 @@ export function resolveSettings(prompt: PromptFile, opts: RunRequestOptions, ran
     enabled_metrics: enabled,
     budget_usd: opts.budgetUsd ?? null,
     api_base_url: opts.apiBaseUrl ?? DEFAULT_API_BASE_URL,
+    prediction_timeout_s: timeoutS,
+    cancel_after: cancelAfterFor(timeoutS * 1000),
   };
 }
 
@@ -145,6 +152,7 @@ export function newTrace(opts: { prompt: PromptFile; settings: TraceSettings; de
     scoring_models: null,
     images: opts.settings.seeds.map((seed, i) => emptyTraceImage(i, seed)),
     api_calls: [],
+    rate_limit_waits: [],
     costs: { total_usd: 0, unknown_count: 0, by_model: {}, by_source: {}, estimate: opts.estimate },
     timings: { generation_ms: null, download_ms: null, scoring_ms: null, model_load_ms: null, total_ms: null, first_image_ms: null },
     ranking: null,

@@ -17,10 +17,15 @@
  *   settings: { models: ["owner/name[:version]", …] (primary first), primary_model, fallback_models,
  *               aspect_ratio, num_variations, base_seed, seed_source: "cli" | "front-matter" | "random",
  *               seeds: number[] (seed of image i = base_seed + i), concurrency, weights {pickscore, clip_score,
- *               vqascore, aesthetic}, precision, enabled_metrics {…: boolean}, budget_usd | null, api_base_url },
+ *               vqascore, aesthetic}, precision, enabled_metrics {…: boolean}, budget_usd | null, api_base_url,
+ *               prediction_timeout_s (the client cancels a prediction not finished by then),
+ *               cancel_after (the Cancel-After header each create carries: Replicate's own deadline, a minute later) },
  *   scoring_models: { pickscore, clip_score, vqascore, aesthetic: model description | null } | null,
  *   images: TraceImage[] (one per job, by index; see below),
- *   api_calls: ApiCallRecord[] (method, path, status, started_at, duration_ms, attempt, prediction_id?, image_index?, cost?, error?),
+ *   api_calls: ApiCallRecord[] (method, path, status, started_at, duration_ms, attempt, prediction_id?, image_index?, cost?, error?,
+ *              rate_limit_wait_ms? (held by the rate-limit gate before it was sent), cancel_after? (creates)),
+ *   rate_limit_waits: RateLimitWait[] (one per window in which Replicate's rate limit held requests: window, lane
+ *              "create" | "other", started_at, until, wait_ms, source, retry_after | null, call, image_index?),
  *   costs: { total_usd, unknown_count, by_model: { "owner/name": { usd, images, unknown } },
  *            by_source: { "<source>": { usd, images } }, estimate: { usd | null, per_image | null, source, basis } | null },
  *   timings: { generation_ms, download_ms, scoring_ms, model_load_ms, total_ms, first_image_ms } (each number | null;
@@ -42,7 +47,8 @@ import type { SerializedError } from '../../shared/errors';
 import { ContactSheetError } from '../../shared/errors';
 import { TRACE_FILE, type RunFolder } from './output';
 import type { ComparisonSummary } from './rank';
-import type { ApiCallRecord, AspectRatio, Cost, CostSource } from '../replicate/types';
+import { cancelAfterFor, DEFAULT_PREDICTION_TIMEOUT_MS } from '../replicate/predictionDeadline';
+import type { ApiCallRecord, AspectRatio, Cost, CostSource, RateLimitWait } from '../replicate/types';
 import type { ImageScores, MetricId, Precision, ScoreWeights } from '../scoring/types';
 
 export const TRACE_SCHEMA_VERSION = 1;
@@ -67,6 +73,8 @@ export interface TraceSettings {
   enabled_metrics: Record<MetricId, boolean>;
   budget_usd: number | null;
   api_base_url: string;
+  prediction_timeout_s: number;
+  cancel_after: string;
 }
 
 export interface TracePrompts {
@@ -149,6 +157,7 @@ export interface GenerationTrace {
   scoring_models: Record<MetricId, string | null> | null;
   images: TraceImage[];
   api_calls: ApiCallRecord[];
+  rate_limit_waits: RateLimitWait[];
   costs: CostTotals;
   timings: TraceTimings;
   ranking: { order: number[]; comparison: ComparisonSummary | null } | null;
@@ -248,5 +257,9 @@ export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
       action: 'Resume it with the version of Contact Sheet that made it, or start a new run.',
     });
   }
+  // Fields added within schema version 1: traces written before them get what a run uses now.
+  trace.rate_limit_waits ??= [];
+  trace.settings.prediction_timeout_s ??= DEFAULT_PREDICTION_TIMEOUT_MS / 1000;
+  trace.settings.cancel_after ??= cancelAfterFor(trace.settings.prediction_timeout_s * 1000);
   return trace;
 }
