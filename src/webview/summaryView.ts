@@ -58,9 +58,7 @@ export class SummaryView {
       this.cost,
       this.elapsed,
       this.demo,
-      el('span', { className: 'spacer' }),
-      el('span', { className: 'selection-bar' }, [this.selectionText, this.compareButton, this.clearButton]),
-      reveal,
+      el('span', { className: 'summary-actions' }, [this.selectionText, this.compareButton, this.clearButton, reveal]),
     ]);
     this.root = el('section', { className: 'summary', attrs: { 'aria-label': 'Run summary' }, testid: 'summary' }, [line, this.why, this.notices, this.error]);
     this.root.hidden = true;
