@@ -118,10 +118,6 @@ export class SummaryView {
     this.clearButton.hidden = count === 0;
   }
 
-  dispose(): void {
-    this.stopTimer();
-  }
-
   /** Elapsed time and the notices (wait countdowns change every second). */
   private renderTimes(): void {
     const run = this.run;
