@@ -99,6 +99,20 @@ describe('results panel screenshots (light, dark, high contrast)', function () {
     });
   }
 
+  it('keyboard focus and a selection of two: dark', async () => {
+    const state = fixturePanelState(finishedRun(env.server.uris), fixtureHistory(env.server.uris));
+    await shoot(DARK, state, 'keyboard-dark', {
+      fullPage: false,
+      act: async (page) => {
+        await page.locator('.card[tabindex="0"]').focus();
+        await page.keyboard.press('Space');
+        await page.keyboard.press('ArrowRight');
+        await page.keyboard.press('Space');
+        await page.keyboard.press('ArrowDown');
+      },
+    });
+  });
+
   it('live run mid-way: dark', async () => {
     await shoot(DARK, fixturePanelState(liveRun(), fixtureHistory(env.server.uris).slice(1)), 'live-dark');
   });
