@@ -7,6 +7,10 @@
  * Requests always settle: the answer, the peer's error (rejected as a ContactSheetError), a
  * timeout (restarted by each progress chunk, so a long run stays alive while it reports), the
  * asker's AbortSignal (the peer is told to stop), a failed post, or dispose() — whichever comes first.
+ *
+ * What arrives is untrusted: the envelope is checked first, then (with checkIncoming /
+ * checkResponse, see protocolGuards.ts) the body; anything malformed is dropped and reported,
+ * never dispatched.
  */
 import { ContactSheetError, toContactSheetError, type ErrorCode, type SerializedError } from './errors';
 import { isEnvelope, type Envelope, type RequestMap, type ResponseEnvelope } from './protocol';
@@ -37,6 +41,13 @@ export interface MessageEndpointOptions<InEvent, In extends RequestMap, OutEvent
   timeoutMs?: number | null;
   /** Code of the error a handler's untyped failure is answered with (default 'internal'). */
   handlerErrorCode?: ErrorCode;
+  /**
+   * Checks an incoming event, progress chunk or request body before dispatch; a problem drops it
+   * (reported through onStrayMessage), and a dropped request is answered with a bad-usage error.
+   */
+  checkIncoming?: (body: { type: string }, kind: 'event' | 'request') => string | null;
+  /** Checks the answer to an outgoing request; a problem rejects that request with an internal error. */
+  checkResponse?: (requestType: string, body: unknown) => string | null;
 }
 
 export interface SendRequestOptions<Chunk> {
@@ -51,6 +62,7 @@ export interface SendRequestOptions<Chunk> {
 }
 
 interface PendingRequest {
+  type: string;
   resolve(value: unknown): void;
   reject(error: ContactSheetError): void;
   restartTimer(): void;
@@ -94,6 +106,7 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const entry: PendingRequest = {
+        type: request.type,
         resolve: (v) => resolve(v as Out[K][1]),
         reject,
         clearTimer: () => {
@@ -134,11 +147,19 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
     }
     switch (raw.kind) {
       case 'event':
+        if (this.rejects(raw, raw.body, 'event')) return;
         this.options.onEvent(raw.body as InEvent);
         return;
-      case 'request':
+      case 'request': {
+        const problem = this.options.checkIncoming?.(raw.body, 'request');
+        if (problem) {
+          this.options.onStrayMessage?.(raw, `invalid request: ${problem}`);
+          void this.reply({ kind: 'response', inReplyTo: raw.id, ok: false, error: new ContactSheetError('bad-usage', `Invalid request: ${problem}.`).toJSON() });
+          return;
+        }
         void this.answer(raw.id, raw.body);
         return;
+      }
       case 'progress': {
         const entry = this.pending.get(raw.inReplyTo);
         if (!entry) {
@@ -146,6 +167,11 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
           return;
         }
         entry.restartTimer();
+        if (!hasType(raw.body)) {
+          this.options.onStrayMessage?.(raw, 'invalid progress: no type');
+          return;
+        }
+        if (this.rejects(raw, raw.body, 'event')) return;
         if (entry.onProgress) entry.onProgress(raw.body);
         else this.options.onEvent(raw.body as InEvent);
         return;
@@ -158,9 +184,30 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
           this.options.onStrayMessage?.(raw, 'response to no pending request');
           return;
         }
-        this.settle(raw.inReplyTo, raw);
+        this.settle(raw.inReplyTo, this.checkedResponse(raw));
         return;
     }
+  }
+
+  /** True (and reported) when checkIncoming finds a problem with an event or chunk body. */
+  private rejects(raw: unknown, body: { type: string }, kind: 'event'): boolean {
+    const problem = this.options.checkIncoming?.(body, kind);
+    if (!problem) return false;
+    this.options.onStrayMessage?.(raw, `invalid ${kind}: ${problem}`);
+    return true;
+  }
+
+  /** A successful response whose body fails checkResponse becomes an internal error. */
+  private checkedResponse(raw: ResponseEnvelope): ResponseEnvelope {
+    const entry = this.pending.get(raw.inReplyTo);
+    if (!raw.ok || !entry || !this.options.checkResponse) return raw;
+    const problem = this.options.checkResponse(entry.type, raw.body);
+    if (!problem) return raw;
+    this.options.onStrayMessage?.(raw, `invalid response: ${problem}`);
+    const error = new ContactSheetError('internal', `The answer to "${entry.type}" was malformed (${problem}).`, {
+      action: 'Close and reopen the Contact Sheet panel.',
+    });
+    return { kind: 'response', inReplyTo: raw.inReplyTo, ok: false, error: error.toJSON() };
   }
 
   /**
@@ -214,7 +261,12 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
       this.answering.delete(id);
     }
     // A canceled request was already settled by the asker: no answer is expected.
-    if (this.disposed || controller.signal.aborted) return;
+    if (controller.signal.aborted) return;
+    await this.reply(response);
+  }
+
+  private async reply(response: ResponseEnvelope): Promise<void> {
+    if (this.disposed) return;
     try {
       await this.options.post(response);
     } catch (e) {
@@ -226,6 +278,10 @@ export class MessageEndpoint<OutEvent, Out extends RequestMap, InEvent extends {
 
 function canceledError(): ContactSheetError {
   return new ContactSheetError('canceled', 'The operation was canceled.');
+}
+
+function hasType(body: unknown): body is { type: string } {
+  return typeof body === 'object' && body !== null && typeof (body as { type?: unknown }).type === 'string';
 }
 
 function endpointClosed(): ContactSheetError {

@@ -39,7 +39,7 @@ function log(level: 'info' | 'warn' | 'error', message: string): void {
 }
 
 endpoint
-  .sendRequest({ type: 'webview/ready' })
+  .sendRequest({ type: 'webview/ready', restore: null })
   .then(show)
   .catch((e: unknown) => {
     const error = toContactSheetError(e);

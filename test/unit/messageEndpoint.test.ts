@@ -247,6 +247,77 @@ describe('MessageEndpoint (host ⇄ webview requests)', () => {
   });
 });
 
+describe('MessageEndpoint receipt checks (checkIncoming / checkResponse)', () => {
+  // The webview side with checks; the host side is driven by hand through handleMessage.
+  function checkedWebview(posted: unknown[], events: HostEvent[], stray: string[]) {
+    return new MessageEndpoint<WebviewEvent, HostRequests, HostEvent, WebviewRequests>({
+      post: (m) => posted.push(m),
+      onEvent: (e) => events.push(e),
+      requestHandlers: { 'webview/ping': () => 'pong' as const },
+      onStrayMessage: (_m, why) => stray.push(why),
+      checkIncoming: (body) => (body.type === 'run/progress' && typeof (body as { done?: unknown }).done !== 'number' ? 'done: not a number' : null),
+      checkResponse: (type, body) => (type === 'webview/ready' && typeof (body as { prompt?: unknown })?.prompt !== 'string' ? 'prompt: not a string' : null),
+    });
+  }
+
+  it('drops a malformed event and reports why, and passes a good one', () => {
+    const posted: unknown[] = [];
+    const events: HostEvent[] = [];
+    const stray: string[] = [];
+    const webview = checkedWebview(posted, events, stray);
+    webview.handleMessage({ kind: 'event', body: { type: 'run/progress', done: 'three' } });
+    webview.handleMessage({ kind: 'event', body: { type: 'run/progress', done: 3 } });
+    assert.deepEqual(events, [{ type: 'run/progress', done: 3 }]);
+    assert.deepEqual(stray, ['invalid event: done: not a number']);
+  });
+
+  it('answers a malformed request with bad-usage instead of calling the handler', async () => {
+    const posted: { kind: string; ok?: boolean; error?: { code: string; message: string } }[] = [];
+    const stray: string[] = [];
+    const host = new MessageEndpoint<HostEvent, WebviewRequests, WebviewEvent, HostRequests>({
+      post: (m) => posted.push(m as never),
+      onEvent: () => {},
+      requestHandlers: { ...defaultHandlers, 'prompt/open': () => assert.fail('the handler must not run') },
+      onStrayMessage: (_m, why) => stray.push(why),
+      checkIncoming: (body) => (body.type === 'prompt/open' ? 'no file given' : null),
+    });
+    host.handleMessage({ kind: 'request', id: 7, body: { type: 'prompt/open' } });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(posted.length, 1);
+    assert.equal(posted[0].ok, false);
+    assert.equal(posted[0].error?.code, 'bad-usage');
+    assert.match(posted[0].error?.message ?? '', /no file given/);
+    assert.deepEqual(stray, ['invalid request: no file given']);
+  });
+
+  it('rejects a request whose answer is malformed, and resolves a good one', async () => {
+    const posted: { kind: string; id: number }[] = [];
+    const stray: string[] = [];
+    const webview = checkedWebview(posted as unknown[], [], stray);
+    const bad = webview.sendRequest({ type: 'webview/ready' });
+    const good = webview.sendRequest({ type: 'webview/ready' });
+    webview.handleMessage({ kind: 'response', inReplyTo: posted[0].id, ok: true, body: { prompt: 42 } });
+    webview.handleMessage({ kind: 'response', inReplyTo: posted[1].id, ok: true, body: { prompt: 'a fox' } });
+    const error = await rejection(bad);
+    assert.equal(error.code, 'internal');
+    assert.match(error.message, /answer to "webview\/ready" was malformed \(prompt: not a string\)/);
+    assert.deepEqual(await good, { prompt: 'a fox' });
+    assert.deepEqual(stray, ['invalid response: prompt: not a string']);
+    assert.equal(webview.pendingCount, 0);
+  });
+
+  it('drops a progress chunk without a type but keeps the request alive', async () => {
+    const posted: { id: number }[] = [];
+    const stray: string[] = [];
+    const webview = checkedWebview(posted as unknown[], [], stray);
+    const pending = webview.sendRequest({ type: 'run/start' }, { timeoutMs: 60_000 });
+    webview.handleMessage({ kind: 'progress', inReplyTo: posted[0].id, body: 'not an event' });
+    webview.handleMessage({ kind: 'response', inReplyTo: posted[0].id, ok: true, body: { status: 'succeeded' } });
+    assert.deepEqual(await pending, { status: 'succeeded' });
+    assert.deepEqual(stray, ['invalid progress: no type']);
+  });
+});
+
 describe('isEnvelope', () => {
   it('accepts the four envelope kinds and rejects look-alikes', () => {
     assert.equal(isEnvelope({ kind: 'event', body: { type: 'a' } }), true);

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import * as vscode from 'vscode';
 import { ContactSheetError, toContactSheetError } from '../../shared/errors';
 import { MessageEndpoint } from '../../shared/messageEndpoint';
+import { checkFromWebview, checkResponseFromWebview } from '../../shared/protocolGuards';
 import type {
   FromWebviewEvent,
   FromWebviewRequests,
@@ -57,16 +58,24 @@ export class ResultsPanel {
       post: (message) => panel.webview.postMessage(message),
       onEvent: (event) => this.onEvent(event),
       onStrayMessage: (_message, why) => logger.warn(`Results panel: ignored a message (${why}).`),
+      checkIncoming: checkFromWebview,
+      checkResponse: checkResponseFromWebview,
       requestHandlers: {
         'webview/ready': () => this.loadState(),
         'prompt/open': async () => {
           await vscode.window.showTextDocument(promptUri, { viewColumn: vscode.ViewColumn.Beside, preview: false });
         },
-        'run/start': () => {
-          throw new ContactSheetError('internal', 'Image generation is not part of this build yet.', {
-            action: 'Use the contact-sheet command line tool for now.',
-          });
-        },
+        'run/start': notInThisBuild,
+        'run/cancel': () => ({ canceling: false }),
+        'run/reveal': notInThisBuild,
+        'prompt/edit': notInThisBuild,
+        'prompt/save': notInThisBuild,
+        'token/set': notInThisBuild,
+        'history/open': notInThisBuild,
+        'image/open': notInThisBuild,
+        'image/reveal': notInThisBuild,
+        'image/copySeed': notInThisBuild,
+        'image/copyPath': notInThisBuild,
       },
     });
     panel.iconPath = vscode.Uri.joinPath(services.context.extensionUri, 'media', 'icon.png');
@@ -81,7 +90,14 @@ export class ResultsPanel {
 
   private async loadState(): Promise<PanelState> {
     const { prompt, view } = await readPrompt(this.promptUri);
-    return { prompt: view, plan: await readRunPlan(this.promptUri, prompt) };
+    return {
+      prompt: view,
+      promptDirty: false,
+      plan: await readRunPlan(this.promptUri, prompt),
+      token: { status: 'unknown', account: null, demoAvailable: false },
+      run: null,
+      history: [],
+    };
   }
 
   /** Pushes fresh state when the prompt file or the settings change. */
@@ -113,8 +129,11 @@ export class ResultsPanel {
       case 'webview/log':
         this.services.logger[event.level](`[webview] ${String(event.message)}`);
         return;
-      case 'run/cancel':
-        this.services.logger.info('Cancel requested, but no run is in progress.');
+      case 'webview/invalidMessage':
+        this.services.logger.warn(`Results panel: the webview ignored a message (${event.messageType ?? 'no type'}: ${event.reason}).`);
+        return;
+      case 'image/shown':
+        this.services.logger.debug(`Results panel: image ${event.index} of ${event.runId} shown (${event.variant}).`);
         return;
       default:
         this.services.logger.warn('Results panel: unknown event from the webview.');
@@ -128,6 +147,13 @@ export class ResultsPanel {
     this.endpoint.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
   }
+}
+
+/** Requests the run controller will answer; until then they settle with an explanation. */
+function notInThisBuild(): never {
+  throw new ContactSheetError('internal', 'Image generation is not part of this build yet.', {
+    action: 'Use the contact-sheet command line tool for now.',
+  });
 }
 
 function panelTitle(promptUri: vscode.Uri): string {
