@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ContactSheetError } from '../shared/errors';
 import { resolveModelsDir } from '../core/models/modelsDir';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
+import { checkApiBaseUrl } from '../core/replicate/apiBaseUrl';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import { DEFAULT_API_BASE_URL, DEFAULT_PREDICTION_TIMEOUT_S, type RunRequestOptions } from '../core/run/runPlan';
@@ -165,10 +166,17 @@ function environmentOptions(
     modelsDir: resolveModelsDir({ configured: values['models-dir'], env, cwd }),
     hubEndpoint: values['hub-endpoint'] === undefined ? undefined : httpUrl(values['hub-endpoint'], '--hub-endpoint'),
     manifestPath: values.manifest === undefined ? undefined : resolve(cwd, values.manifest),
-    apiBaseUrl: httpUrl(values['api-base-url'] ?? env.REPLICATE_API_BASE_URL ?? DEFAULT_API_BASE_URL, values['api-base-url'] ? '--api-base-url' : 'REPLICATE_API_BASE_URL'),
+    apiBaseUrl: apiBaseUrl(values['api-base-url'], env.REPLICATE_API_BASE_URL),
     verbose: Boolean(values.verbose),
     json: Boolean(values.json),
   };
+}
+
+/** The flag, else the environment variable, else Replicate; checked by the core's one rule (https, or http to loopback only). */
+function apiBaseUrl(flag: string | undefined, fromEnv: string | undefined): string {
+  if (flag !== undefined) return checkApiBaseUrl(flag, '--api-base-url');
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return checkApiBaseUrl(fromEnv, 'REPLICATE_API_BASE_URL');
+  return DEFAULT_API_BASE_URL;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {

@@ -14,6 +14,7 @@ import { ContactSheetError } from '../shared/errors';
 import { registerSecret, silentLogger, type Logger } from './log';
 import { defaultModelsDir } from './models/modelsDir';
 import { readPromptFile, type PromptFile } from './prompt';
+import { checkApiBaseUrl } from './replicate/apiBaseUrl';
 import { ReplicateClient } from './replicate/client';
 import { generateImages } from './replicate/generator';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
@@ -168,6 +169,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
 class RunEngine implements Engine {
   private readonly logger: Logger;
+  private readonly checkedApiBaseUrl: string = DEFAULT_API_BASE_URL;
   private pricingTable: Pricing | undefined;
   private kept: { key: string; scorer: Scorer } | undefined;
   private keptInUse = false;
@@ -175,6 +177,8 @@ class RunEngine implements Engine {
   private keptProgress: ((p: ScorerProgress) => void) | undefined;
 
   constructor(private readonly options: EngineOptions) {
+    // Every face's URL passes the one rule before any run can send the token to it.
+    if (options.apiBaseUrl !== undefined) this.checkedApiBaseUrl = checkApiBaseUrl(options.apiBaseUrl, 'The API base URL');
     this.logger = options.logger ?? silentLogger;
     if (typeof options.token === 'string') registerSecret(options.token);
   }
@@ -328,7 +332,7 @@ class RunEngine implements Engine {
   }
 
   private get apiBaseUrl(): string {
-    return this.options.apiBaseUrl ?? DEFAULT_API_BASE_URL;
+    return this.checkedApiBaseUrl;
   }
 
   private get modelsDir(): string {

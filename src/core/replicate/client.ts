@@ -10,6 +10,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { registerSecret, silentLogger, type Logger } from '../log';
+import { checkApiBaseUrl } from './apiBaseUrl';
 import { ApiTransport, canceledError, throwIfCanceled, type CallContext, type Sleep } from './apiTransport';
 import type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';
 import { TERMINAL_STATUSES } from './apiTypes';
@@ -107,7 +108,7 @@ export class ReplicateClient {
       });
     }
     registerSecret(opts.token);
-    this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.baseUrl = checkApiBaseUrl(opts.baseUrl ?? DEFAULT_BASE_URL, 'The API base URL');
     this.logger = opts.logger ?? silentLogger;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
