@@ -20,7 +20,7 @@ import { generateImages } from './replicate/generator';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run/executeRun';
 import { createRunFolder, defaultRunsParent, timestampFolderName } from './run/output';
-import { openRunForResume } from './run/resume';
+import { checkResumable, checkResumeBudget, openRunForResume } from './run/resume';
 import { recoverUnrecordedPredictions } from './run/resumeRecovery';
 import { DEFAULT_API_BASE_URL, newTrace, resolveSettings, type RunRequestOptions } from './run/runPlan';
 import { describeScoringDownloads, type ScoringDownloadPlan } from './run/scoringDownloads';
@@ -62,7 +62,10 @@ export interface EngineOptions {
   vqascore?: boolean;
   concurrency?: number;
   weights?: ScoreWeights;
-  /** Refuse to start a run estimated above this many USD (null or absent: no limit). */
+  /**
+   * Refuse to start a run estimated above this many USD (null or absent: no limit). On resume it
+   * replaces the run's own budget: what the run spent plus the estimate for the images still to make.
+   */
   budgetUsd?: number | null;
   /** Load, run and release one scoring model at a time. */
   lowMemory?: boolean;
@@ -156,7 +159,10 @@ export interface Engine {
   start(run: RunPlan | RunRequest, hooks?: EngineRunHooks): Promise<RunResult>;
   /**
    * Finishes an interrupted run without paying twice (predictions created but never recorded are
-   * found and adopted first); a run that already succeeded is returned as it is.
+   * found and adopted first); a run that already succeeded is returned as it is. Refuses
+   * (run-not-resumable) a DEMO run unless this engine is the demo's, and a run made through another
+   * API base URL; refuses (budget-exceeded) when the spent cost plus the images still to make would
+   * exceed the budget (options.budgetUsd, else the run's own) — all before anything is created.
    */
   resume(runDir: string, hooks?: EngineRunHooks): Promise<ResumeResult>;
   /** Closes the kept scorer, if any. */
@@ -223,12 +229,20 @@ class RunEngine implements Engine {
   async resume(runDir: string, hooks: EngineRunHooks = {}): Promise<ResumeResult> {
     const run = await openRunForResume(runDir);
     if (run.finished) return { status: 'succeeded', trace: run.trace, runDir: run.folder.root, alreadyFinished: true };
+    // Before the token is even read: a demo run, or a run made through another API, is refused.
+    checkResumable(run.trace, run.folder.root, { demo: this.options.demo ?? false, apiBaseUrl: this.apiBaseUrl });
     const client = await this.replicateClient();
     await client.account({ signal: hooks.signal });
     for (const r of await recoverUnrecordedPredictions(client, run.trace, hooks.signal)) {
       const note = `Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`;
       run.trace.warnings.push(note);
       hooks.onNotice?.({ kind: 'prediction-adopted', message: note });
+    }
+    // After the free lookups above (adopted predictions cost nothing more), before any create.
+    const budgetNote = checkResumeBudget(run.trace, this.pricing(), this.options.budgetUsd ?? run.trace.settings.budget_usd);
+    if (budgetNote) {
+      run.trace.warnings.push(budgetNote);
+      hooks.onNotice?.({ kind: 'budget-unchecked', message: budgetNote });
     }
     return this.execute(client, run.folder, run.trace, hooks);
   }
