@@ -163,6 +163,7 @@ export const TRACE_SPEC: Spec = {
     },
     scoring_models: nullable({ object: { pickscore: nullable('string'), clip_score: nullable('string'), vqascore: nullable('string'), aesthetic: nullable('string') } }),
     images: { array: TRACE_IMAGE },
+    claimed_predictions: { array: 'string' },
     api_calls: { array: API_CALL },
     rate_limit_waits: { array: RATE_LIMIT_WAIT },
     costs: {

@@ -17,7 +17,7 @@ import { finalizeRun } from './runFinalize';
 import { RunImages, type RunContext, type ScorerState } from './runImages';
 import type { Scorer } from '../scoring/scorer';
 import type { ScorerProgress } from '../scoring/types';
-import { TraceWriter, type GenerationTrace } from './trace';
+import { claimedPredictionIds, claimPrediction, TraceWriter, type GenerationTrace } from './trace';
 
 export interface GenerationOutcome {
   images: GeneratedImage[];
@@ -151,6 +151,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
           ...(trace.prompts.negative ? { negativePrompt: trace.prompts.negative } : {}),
           aspectRatio: trace.settings.aspect_ratio,
           jobs,
+          claimedPredictionIds: [...claimedPredictionIds(trace)],
           concurrency: trace.settings.concurrency,
           predictionTimeoutMs: trace.settings.prediction_timeout_s * 1000,
           signal: stop.signal,
@@ -235,6 +236,7 @@ function onGenerationEvent(e: GenerationEvent, ctx: RunContext, images: RunImage
     case 'prediction-created': {
       const img = trace.images[e.index];
       if (img) Object.assign(img, { status: 'created', prediction_id: e.prediction_id, model: e.model, version: e.version, error: null });
+      claimPrediction(trace, e.prediction_id);
       // Recorded at once: resume adopts it instead of paying again.
       ctx.save();
       break;

@@ -22,6 +22,9 @@
  *               cancel_after (the Cancel-After header each create carries: Replicate's own deadline, a minute later) },
  *   scoring_models: { pickscore, clip_score, vqascore, aesthetic: model description | null } | null,
  *   images: TraceImage[] (one per job, by index; see below),
+ *   claimed_predictions: string[] (every prediction id this run created or adopted, recorded the moment it is
+ *              known, including attempts that fell back to another model: a lookup or a resume never adopts one
+ *              of these for another image, so no prediction is counted twice),
  *   api_calls: ApiCallRecord[] (method, path, status, started_at, duration_ms, attempt, prediction_id?, image_index?, cost?, error?,
  *              rate_limit_wait_ms? (held by the rate-limit gate before it was sent), cancel_after? (creates)),
  *   rate_limit_waits: RateLimitWait[] (one per window in which Replicate's rate limit held requests: window, lane
@@ -156,6 +159,7 @@ export interface GenerationTrace {
   settings: TraceSettings;
   scoring_models: Record<MetricId, string | null> | null;
   images: TraceImage[];
+  claimed_predictions: string[];
   api_calls: ApiCallRecord[];
   rate_limit_waits: RateLimitWait[];
   costs: CostTotals;
@@ -163,6 +167,18 @@ export interface GenerationTrace {
   ranking: { order: number[]; comparison: ComparisonSummary | null } | null;
   warnings: string[];
   error: SerializedError | null;
+}
+
+/** Records a prediction id as the run's own (once): see claimed_predictions. */
+export function claimPrediction(trace: GenerationTrace, id: string): void {
+  if (!trace.claimed_predictions.includes(id)) trace.claimed_predictions.push(id);
+}
+
+/** Every prediction id the run owns: the claimed ones and any recorded on an image. */
+export function claimedPredictionIds(trace: GenerationTrace): Set<string> {
+  const ids = new Set(trace.claimed_predictions);
+  for (const img of trace.images) if (img.prediction_id) ids.add(img.prediction_id);
+  return ids;
 }
 
 /** Sums the costs of the images generated so far (failed predictions carry no known cost). */
@@ -259,6 +275,7 @@ export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
   }
   // Fields added within schema version 1: traces written before them get what a run uses now.
   trace.rate_limit_waits ??= [];
+  trace.claimed_predictions ??= trace.images.map((i) => i.prediction_id).filter((id): id is string => typeof id === 'string');
   trace.settings.prediction_timeout_s ??= DEFAULT_PREDICTION_TIMEOUT_MS / 1000;
   trace.settings.cancel_after ??= cancelAfterFor(trace.settings.prediction_timeout_s * 1000);
   return trace;
