@@ -168,6 +168,16 @@ export class RunFolder {
     return readFile(await this.pathOf(rel));
   }
 
+  /** Size in bytes of a file inside the folder (0 when it does not exist). */
+  async sizeOf(rel: string): Promise<number> {
+    try {
+      return (await lstat(await this.pathOf(rel))).size;
+    } catch (e) {
+      if (e instanceof ContactSheetError) throw e;
+      return 0;
+    }
+  }
+
   async exists(rel: string): Promise<boolean> {
     try {
       await lstat(await this.pathOf(rel));
