@@ -17,6 +17,7 @@ import { readPromptFile, type PromptFile } from './prompt';
 import { checkApiBaseUrl } from './replicate/apiBaseUrl';
 import { ReplicateClient } from './replicate/client';
 import { generateImages } from './replicate/generator';
+import type { RetryPolicy } from './replicate/retryPolicy';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run/executeRun';
 import { createRunFolder, defaultRunsParent, timestampFolderName } from './run/output';
@@ -83,6 +84,8 @@ export interface EngineOptions {
   pricing?: Pricing;
   /** First interval between prediction polls, ms (tests shorten it). */
   pollIntervalMs?: number;
+  /** Retry and backoff of Replicate calls (tests shorten the waits; Retry-After still wins). */
+  retry?: Partial<RetryPolicy>;
   /** How the scoring worker thread is started (default: dist/scoringWorker.js beside the bundle; code run from source passes the sandbox's). */
   startScoringWorker?: StartScoringWorker;
   /** How scorers are made (default: createScorer with startScoringWorker). */
@@ -337,6 +340,7 @@ class RunEngine implements Engine {
       baseUrl: this.apiBaseUrl,
       logger: this.logger,
       ...(this.options.pollIntervalMs !== undefined ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
+      ...(this.options.retry ? { retry: this.options.retry } : {}),
     });
   }
 
