@@ -40,6 +40,8 @@ export interface ResumableRun {
 export async function openRunForResume(runDir: string, now: Date = new Date()): Promise<ResumableRun> {
   const folder = await RunFolder.open(runDir);
   const trace = await readTrace(folder);
+  // Writes the interrupted run never finished (a kill between writing and renaming).
+  await folder.removeStaleTempFiles();
   if (trace.status === 'succeeded') return { folder, trace, finished: true };
   for (const img of trace.images) {
     const code = img.error?.code;
