@@ -179,7 +179,7 @@ export const TRACE_SPEC: Spec = {
         enabled_metrics: { object: { pickscore: 'boolean', clip_score: 'boolean', vqascore: 'boolean', aesthetic: 'boolean' } },
         budget_usd: nullable(USD),
         api_base_url: { str: /^https?:\/\/[^\s]{1,2000}$/ },
-        prediction_timeout_s: { int: [5, 86_400] },
+        prediction_timeout_s: { int: [1, 86_400] },
         cancel_after: { str: /^(\d{1,6}[hms]){1,3}$/ },
       },
     },
