@@ -90,6 +90,8 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   trace.finished_at = null;
   trace.error = null;
   await writer.save();
+  // Room for the final trace and summary should the disk fill up (released when the run ends).
+  if (!(await folder.reserveSpace())) logger.warn(`Little disk space is left in ${folder.root}.`);
   emit({
     type: 'run-started',
     run_id: trace.run_id,
@@ -180,14 +182,19 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   if (images.firstImageAt !== null) trace.timings.first_image_ms = images.firstImageAt - started;
   // Output downloads are the recorded calls outside the API's /v1/ paths.
   trace.timings.download_ms = trace.api_calls.filter((c) => !c.path.startsWith('/v1/')).reduce((s, c) => s + c.duration_ms, 0);
-  const result = await finalizeRun(folder, writer, {
-    fatal,
-    scorerError: state.ok ? null : state.error,
-    canceled: Boolean(hooks.signal?.aborted),
-    started,
-    emit,
-    logger,
-  });
+  let result: Awaited<ReturnType<typeof finalizeRun>>;
+  try {
+    result = await finalizeRun(folder, writer, {
+      fatal,
+      scorerError: state.ok ? null : state.error,
+      canceled: Boolean(hooks.signal?.aborted),
+      started,
+      emit,
+      logger,
+    });
+  } finally {
+    await folder.releaseSpace();
+  }
   return { trace, runDir: folder.root, status: result.status, summaryMarkdown: result.summaryMarkdown };
 }
 
