@@ -3,7 +3,7 @@
  * space, each a short real run over real HTTP, and kill -9 of the real CLI at random points followed
  * by resume; after each, every invariant of test/support/runInvariants.ts must hold. Seeded:
  * FAULT_SEED=<n> replays a run (the seed is printed first). FAULT_SCHEDULES and FAULT_KILLS change
- * the counts (defaults 200 and 22).
+ * the counts (defaults 200 and 22); FAULT_VERBOSE=1 prints every schedule and kill with its timing.
  */
 import { strict as assert } from 'node:assert';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
