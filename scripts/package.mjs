@@ -3,12 +3,14 @@
 // The bundles keep onnxruntime-node and sharp external (native code), so the VSIX carries those
 // packages in node_modules with only the target's binaries. They are staged into
 // out/package/<target>/ and `vsce package --target` runs there, so vsce's dependency walk
-// (`npm list --production`) sees exactly the staged tree. Fails when a binary is missing, and for
-// linux-x64 when the VSIX exceeds 30 MB. Prints the VSIX path last.
+// (`npm list --production`) sees exactly the staged tree. Fails when a binary is missing, when the
+// VSIX holds a test file or a source map naming absolute paths (vsixAudit.mjs), and for linux-x64
+// when it exceeds 30 MB. Prints the VSIX path last.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auditVsix } from './vsixAudit.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MAX_LINUX_X64_BYTES = 30 * 1024 * 1024;
@@ -196,6 +198,8 @@ export function packageExtension({ target = `${process.platform}-${process.arch}
   } catch (e) {
     throw new PackagingError(`vsce package failed:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
   }
+  const problems = auditVsix(vsix);
+  if (problems.length) throw new PackagingError(`The VSIX must ship no test files and no source maps with absolute paths:\n  ${problems.join('\n  ')}`);
   const bytes = statSync(vsix).size;
   console.log(`${relative(root, vsix)}: ${(bytes / 1024 / 1024).toFixed(1)} MB`);
   if (target === 'linux-x64' && bytes > MAX_LINUX_X64_BYTES) {

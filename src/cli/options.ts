@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ContactSheetError } from '../shared/errors';
 import { resolveModelsDir } from '../core/models/modelsDir';
 import { MAX_SEED, MAX_VARIATIONS, MIN_VARIATIONS, parseBoundedInteger } from '../core/prompt';
+import { checkApiBaseUrl } from '../core/replicate/apiBaseUrl';
 import { parseModelRef } from '../core/replicate/modelRef';
 import { ASPECT_RATIOS, type AspectRatio } from '../core/replicate/types';
 import { DEFAULT_API_BASE_URL, DEFAULT_PREDICTION_TIMEOUT_S, type RunRequestOptions } from '../core/run/runPlan';
@@ -36,6 +37,8 @@ export interface GenerateOptions extends EnvironmentOptions {
 
 export interface ResumeOptions extends EnvironmentOptions {
   runDir: string;
+  /** --budget: replaces the run's own budget for this resume. */
+  budgetUsd: number | undefined;
 }
 
 const COMMON = {
@@ -46,6 +49,11 @@ const COMMON = {
   'hub-endpoint': { type: 'string' },
   manifest: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+} as const;
+
+const RESUME = {
+  ...COMMON,
+  budget: { type: 'string' },
 } as const;
 
 const GENERATE = {
@@ -104,8 +112,16 @@ export const RESUME_USAGE = `Usage: contact-sheet resume RUN_DIR [options]
 Finishes an interrupted run: adopts the predictions the trace recorded (no new charge for them),
 creates only the missing ones, scores what is not scored, then ranks and writes the folder.
 
-Options: --models-dir DIR, --hub-endpoint URL, --manifest FILE, --api-base-url URL, --json,
---verbose, -h/--help. Settings (models, seeds, count, weights, precision) come from the trace.
+Refuses, before anything is spent: a DEMO run (made by \`npm run demo\` on a local fake), a run
+made through another API base URL than this one, and a resume over the budget.
+
+Options:
+      --budget USD         refuse if what the run already cost plus the estimate for the images
+                           still to make exceeds USD (default: the budget the run was started with)
+      --api-base-url URL   Replicate API: must be the one the run was made through
+                           (default $REPLICATE_API_BASE_URL or ${DEFAULT_API_BASE_URL})
+      --models-dir DIR, --hub-endpoint URL, --manifest FILE, --json, --verbose, -h/--help
+Settings (models, seeds, count, weights, precision) come from the trace.
 Exit codes as for generate.`;
 
 function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(argv: string[], options: T, command: 'generate' | 'resume') {
@@ -150,10 +166,14 @@ export function parseGenerateOptions(argv: string[], env: NodeJS.ProcessEnv, cwd
 }
 
 export function parseResumeOptions(argv: string[], env: NodeJS.ProcessEnv, cwd: string): ResumeOptions | null {
-  const { values, positionals } = parse(argv, COMMON, 'resume');
+  const { values, positionals } = parse(argv, RESUME, 'resume');
   if (values.help) return null;
   if (positionals.length !== 1) throw usageError(positionals.length ? `Expected one run folder, got ${positionals.length}.` : 'The run folder is missing.', 'resume');
-  return { ...environmentOptions(values, env, cwd), runDir: resolve(cwd, positionals[0]) };
+  return {
+    ...environmentOptions(values, env, cwd),
+    runDir: resolve(cwd, positionals[0]),
+    budgetUsd: values.budget === undefined ? undefined : usd(values.budget, 'resume'),
+  };
 }
 
 function environmentOptions(
@@ -165,10 +185,17 @@ function environmentOptions(
     modelsDir: resolveModelsDir({ configured: values['models-dir'], env, cwd }),
     hubEndpoint: values['hub-endpoint'] === undefined ? undefined : httpUrl(values['hub-endpoint'], '--hub-endpoint'),
     manifestPath: values.manifest === undefined ? undefined : resolve(cwd, values.manifest),
-    apiBaseUrl: httpUrl(values['api-base-url'] ?? env.REPLICATE_API_BASE_URL ?? DEFAULT_API_BASE_URL, values['api-base-url'] ? '--api-base-url' : 'REPLICATE_API_BASE_URL'),
+    apiBaseUrl: apiBaseUrl(values['api-base-url'], env.REPLICATE_API_BASE_URL),
     verbose: Boolean(values.verbose),
     json: Boolean(values.json),
   };
+}
+
+/** The flag, else the environment variable, else Replicate; checked by the core's one rule (https, or http to loopback only). */
+function apiBaseUrl(flag: string | undefined, fromEnv: string | undefined): string {
+  if (flag !== undefined) return checkApiBaseUrl(flag, '--api-base-url');
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return checkApiBaseUrl(fromEnv, 'REPLICATE_API_BASE_URL');
+  return DEFAULT_API_BASE_URL;
 }
 
 function integer(value: string, flag: string, min: number, max: number): number {
@@ -187,9 +214,9 @@ function modelRef(value: string): string {
   return value.trim();
 }
 
-function usd(value: string): number {
+function usd(value: string, command: 'generate' | 'resume' = 'generate'): number {
   const n = Number(value);
-  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n <= 0) throw usageError(`--budget must be a positive amount in USD, e.g. 0.50, got "${value}".`);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !Number.isFinite(n) || n <= 0) throw usageError(`--budget must be a positive amount in USD, e.g. 0.50, got "${value}".`, command);
   return n;
 }
 

@@ -27,8 +27,9 @@ export function cliLogger(io: CliIO, verbose: boolean): Logger {
 }
 
 /** The engine for one command: the environment's token (asked for only when a run needs it), where the API and models are. */
-export function cliEngine(env: EnvironmentOptions, io: CliIO, logger: Logger): Engine {
+export function cliEngine(env: EnvironmentOptions, io: CliIO, logger: Logger, extra: { budgetUsd?: number } = {}): Engine {
   return createEngine({
+    ...(extra.budgetUsd !== undefined ? { budgetUsd: extra.budgetUsd } : {}),
     token: () => requireToken(io.env),
     apiBaseUrl: env.apiBaseUrl,
     demo: io.env.CONTACT_SHEET_DEMO === '1',

@@ -14,12 +14,14 @@ import { ContactSheetError } from '../shared/errors';
 import { registerSecret, silentLogger, type Logger } from './log';
 import { defaultModelsDir } from './models/modelsDir';
 import { readPromptFile, type PromptFile } from './prompt';
+import { checkApiBaseUrl } from './replicate/apiBaseUrl';
 import { ReplicateClient } from './replicate/client';
 import { generateImages } from './replicate/generator';
+import type { RetryPolicy } from './replicate/retryPolicy';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run/executeRun';
 import { createRunFolder, defaultRunsParent, timestampFolderName, type RunFolder } from './run/output';
-import { openRunForResume } from './run/resume';
+import { checkResumable, checkResumeBudget, openRunForResume } from './run/resume';
 import { recoverUnrecordedPredictions } from './run/resumeRecovery';
 import { DEFAULT_API_BASE_URL, newTrace, resolveSettings, type RunRequestOptions } from './run/runPlan';
 import { describeScoringDownloads, type ScoringDownloadPlan } from './run/scoringDownloads';
@@ -61,7 +63,10 @@ export interface EngineOptions {
   vqascore?: boolean;
   concurrency?: number;
   weights?: ScoreWeights;
-  /** Refuse to start a run estimated above this many USD (null or absent: no limit). */
+  /**
+   * Refuse to start a run estimated above this many USD (null or absent: no limit). On resume it
+   * replaces the run's own budget: what the run spent plus the estimate for the images still to make.
+   */
   budgetUsd?: number | null;
   /** Load, run and release one scoring model at a time. */
   lowMemory?: boolean;
@@ -79,6 +84,8 @@ export interface EngineOptions {
   pricing?: Pricing;
   /** First interval between prediction polls, ms (tests shorten it). */
   pollIntervalMs?: number;
+  /** Retry and backoff of Replicate calls (tests shorten the waits; Retry-After still wins). */
+  retry?: Partial<RetryPolicy>;
   /** How the scoring worker thread is started (default: dist/scoringWorker.js beside the bundle; code run from source passes the sandbox's). */
   startScoringWorker?: StartScoringWorker;
   /** How scorers are made (default: createScorer with startScoringWorker). */
@@ -155,7 +162,10 @@ export interface Engine {
   start(run: RunPlan | RunRequest, hooks?: EngineRunHooks): Promise<RunResult>;
   /**
    * Finishes an interrupted run without paying twice (predictions created but never recorded are
-   * found and adopted first); a run that already succeeded is returned as it is.
+   * found and adopted first); a run that already succeeded is returned as it is. Refuses
+   * (run-not-resumable) a DEMO run unless this engine is the demo's, and a run made through another
+   * API base URL; refuses (budget-exceeded) when the spent cost plus the images still to make would
+   * exceed the budget (options.budgetUsd, else the run's own) — all before anything is created.
    */
   resume(runDir: string, hooks?: EngineRunHooks): Promise<ResumeResult>;
   /** Closes the kept scorer, if any. */
@@ -168,6 +178,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
 class RunEngine implements Engine {
   private readonly logger: Logger;
+  private readonly checkedApiBaseUrl: string = DEFAULT_API_BASE_URL;
   private pricingTable: Pricing | undefined;
   private kept: { key: string; scorer: Scorer } | undefined;
   private keptInUse = false;
@@ -175,6 +186,8 @@ class RunEngine implements Engine {
   private keptProgress: ((p: ScorerProgress) => void) | undefined;
 
   constructor(private readonly options: EngineOptions) {
+    // Every face's URL passes the one rule before any run can send the token to it.
+    if (options.apiBaseUrl !== undefined) this.checkedApiBaseUrl = checkApiBaseUrl(options.apiBaseUrl, 'The API base URL');
     this.logger = options.logger ?? silentLogger;
     if (typeof options.token === 'string') registerSecret(options.token);
   }
@@ -219,12 +232,20 @@ class RunEngine implements Engine {
   async resume(runDir: string, hooks: EngineRunHooks = {}): Promise<ResumeResult> {
     const run = await openRunForResume(runDir);
     if (run.finished) return { status: 'succeeded', trace: run.trace, runDir: run.folder.root, alreadyFinished: true };
+    // Before the token is even read: a demo run, or a run made through another API, is refused.
+    checkResumable(run.trace, run.folder.root, { demo: this.options.demo ?? false, apiBaseUrl: this.apiBaseUrl });
     const client = await this.replicateClient();
     await client.account({ signal: hooks.signal });
     for (const r of await recoverUnrecordedPredictions(client, run.trace, hooks.signal)) {
       const note = `Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`;
       run.trace.warnings.push(note);
       hooks.onNotice?.({ kind: 'prediction-adopted', message: note });
+    }
+    // After the free lookups above (adopted predictions cost nothing more), before any create.
+    const budgetNote = checkResumeBudget(run.trace, this.pricing(), this.options.budgetUsd ?? run.trace.settings.budget_usd);
+    if (budgetNote) {
+      run.trace.warnings.push(budgetNote);
+      hooks.onNotice?.({ kind: 'budget-unchecked', message: budgetNote });
     }
     return this.execute(client, run.folder, run.trace, hooks);
   }
@@ -319,6 +340,7 @@ class RunEngine implements Engine {
       baseUrl: this.apiBaseUrl,
       logger: this.logger,
       ...(this.options.pollIntervalMs !== undefined ? { pollIntervalMs: this.options.pollIntervalMs } : {}),
+      ...(this.options.retry ? { retry: this.options.retry } : {}),
     });
   }
 
@@ -328,7 +350,7 @@ class RunEngine implements Engine {
   }
 
   private get apiBaseUrl(): string {
-    return this.options.apiBaseUrl ?? DEFAULT_API_BASE_URL;
+    return this.checkedApiBaseUrl;
   }
 
   private get modelsDir(): string {

@@ -24,8 +24,9 @@
  * describe the image. Everything else (including further headings) is prompt text.
  * In both formats the text is trimmed and CRLF becomes LF; interior text is kept as written.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { constants as fsConstants } from 'node:fs';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, relative, resolve } from 'node:path';
 import { ContactSheetError } from '../shared/errors';
 import { ASPECT_RATIOS, type AspectRatio } from '../shared/aspectRatios';
 
@@ -63,17 +64,53 @@ export interface PromptFile extends Prompt {
 const FRONT_MATTER_KEYS = ['original', 'negative', 'model', 'aspect_ratio', 'seed', 'num_variations'] as const;
 type FrontMatterKey = (typeof FRONT_MATTER_KEYS)[number];
 
-/** Reads and parses a prompt file, with a typed error for every way it can be unusable. */
-export async function readPromptFile(path: string): Promise<PromptFile> {
+export interface ReadPromptOptions {
+  /**
+   * The folder the prompt must really live in (the extension's workspace folder). Default: the
+   * folder the path names. A symbolic link resolving outside it is refused, so a link planted in a
+   * shared folder cannot make a run read (and send to Replicate) a file from elsewhere.
+   */
+  within?: string;
+}
+
+/**
+ * Reads and parses a prompt file, with a typed error for every way it can be unusable. The file is
+ * opened once (its real path, not following a link at the last moment, not waiting on a FIFO) and
+ * checked through that handle: a regular file of at most MAX_PROMPT_FILE_BYTES, read no further.
+ */
+export async function readPromptFile(path: string, options: ReadPromptOptions = {}): Promise<PromptFile> {
   const format = promptFormat(path);
-  let bytes: Buffer;
+  const bytes = await readPromptBytes(path, options.within ?? dirname(resolve(path)));
+  return { ...parsePromptBytes(bytes, format, path), path, format };
+}
+
+async function readPromptBytes(path: string, within: string): Promise<Buffer> {
+  let handle: FileHandle | undefined;
   try {
-    const info = await stat(path);
+    const real = await realpath(path);
+    const root = await realpath(within).catch(() => resolve(within));
+    const back = relative(root, real);
+    if (back === '' || back.startsWith('..') || isAbsolute(back)) {
+      throw new ContactSheetError('prompt-unreadable', `${path} is a symbolic link to a file outside ${within} (${real}).`, {
+        action: 'Copy the prompt into that folder, or give the path of the file itself.',
+      });
+    }
+    handle = await open(real, fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0));
+    const info = await handle.stat();
     if (!info.isFile()) {
       throw new ContactSheetError('prompt-unreadable', `${path} is not a file.`, { action: 'Pass the path of a .txt or .md prompt file.' });
     }
     if (info.size > MAX_PROMPT_FILE_BYTES) throw tooLarge(path, info.size);
-    bytes = await readFile(path);
+    // One byte more than allowed tells a file that grew since the stat.
+    const buffer = Buffer.alloc(MAX_PROMPT_FILE_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+      if (length > MAX_PROMPT_FILE_BYTES) throw tooLarge(path, length);
+    }
+    return buffer.subarray(0, length);
   } catch (e) {
     if (e instanceof ContactSheetError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -84,10 +121,9 @@ export async function readPromptFile(path: string): Promise<PromptFile> {
       action: 'Check that the file exists and that you may read it.',
       cause: e,
     });
+  } finally {
+    await handle?.close();
   }
-  // The file may have grown between stat and read.
-  if (bytes.length > MAX_PROMPT_FILE_BYTES) throw tooLarge(path, bytes.length);
-  return { ...parsePromptBytes(bytes, format, path), path, format };
 }
 
 /** Parses prompt file bytes (exposed for callers that hold the text, e.g. an open editor). */

@@ -144,9 +144,26 @@ describe('contact-sheet generate (CLI)', function () {
     assert.deepEqual(plan.settings.seeds, [5, 6, 7]);
     assert.equal(plan.settings.seed_source, 'front-matter');
     assert.deepEqual(plan.settings.models, ['stability-ai/sdxl'], 'a chosen model gets no default fallback');
-    assert.ok(plan.scoring.models.length >= 3);
-    // The fixture's shared cache was filled by the runs above... or is still empty when this test runs alone.
-    for (const m of plan.scoring.models) assert.equal(m.download_bytes === 0, m.state === 'ready', m.id);
+    // The empty cache: every model of the plan is missing, with its whole size to download.
+    const missing = fx.io({ env: noToken });
+    assert.equal(await main(['generate', path, '--dry-run', '--json', ...fx.cliArgs(), '--models-dir', emptyCache], missing), 0);
+    const before = JSON.parse(missing.stdoutText).scoring;
+    assert.deepEqual(before.models.map((m: { id: string }) => m.id).sort(), ['aesthetic', 'clip', 'pickscore', 'vqascore']);
+    for (const m of before.models) {
+      assert.equal(m.state, 'missing', m.id);
+      assert.ok(m.download_bytes > 0 && m.download_bytes === m.total_bytes, `${m.id}: ${m.download_bytes} of ${m.total_bytes}`);
+    }
+    assert.equal(before.total_download_bytes, before.models.reduce((a: number, m: { download_bytes: number }) => a + m.download_bytes, 0));
+
+    // After `models pull` into that folder: every model ready, nothing left to download.
+    const pulled = fx.io({ env: noToken });
+    const modelFlags = ['--models-dir', emptyCache, '--manifest', fx.tiny.manifestPath, '--hub-endpoint', fx.hub.url];
+    assert.equal(await main(['models', 'pull', 'pickscore', 'clip', 'aesthetic', 'vqascore', ...modelFlags], pulled), 0, pulled.stderrText);
+    const ready = fx.io({ env: noToken });
+    assert.equal(await main(['generate', path, '--dry-run', '--json', ...fx.cliArgs(), '--models-dir', emptyCache], ready), 0);
+    const after = JSON.parse(ready.stdoutText).scoring;
+    for (const m of after.models) assert.deepEqual([m.id, m.state, m.download_bytes], [m.id, 'ready', 0]);
+    assert.equal(after.total_download_bytes, 0);
   });
 
   it('shows each rate-limit wait once as a progress line and records it; --prediction-timeout sets the deadline and Cancel-After', async () => {

@@ -98,4 +98,18 @@ describe('output folder', () => {
   it('opening something that is not a folder is run-not-resumable', async () => {
     await assert.rejects(RunFolder.open(join(dir, 'missing')), (e: { code?: string }) => e.code === 'run-not-resumable');
   });
+
+  it('resume clears the temporary files a killed writer left (its process is gone), never a live writer\'s', async () => {
+    const f = await RunFolder.open(dir);
+    await mkdir(join(dir, 'pending'));
+    // A process id that is not running: a killed run's.
+    const dead = 2 ** 22 + 12345;
+    await writeFile(join(dir, `.generation_trace.json.${dead}.0a1b2c3d.tmp`), '{');
+    await writeFile(join(dir, 'pending', `.seed_1_001.png.${dead}.deadbeef.tmp`), 'x');
+    await writeFile(join(dir, `.summary.md.${process.pid}.01234567.tmp`), 'being written');
+    await writeFile(join(dir, 'notes.tmp'), 'not ours');
+    assert.equal(await f.removeStaleTempFiles(), 2);
+    assert.deepEqual((await readdir(dir)).sort(), [`.summary.md.${process.pid}.01234567.tmp`, 'notes.tmp', 'pending']);
+    assert.deepEqual(await readdir(join(dir, 'pending')), []);
+  });
 });

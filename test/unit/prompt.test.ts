@@ -1,8 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { chmod, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile, mkdir, symlink, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_PROMPT_FILE_BYTES, parsePromptText, readPromptFile } from '../../src/core/prompt';
+import { main } from '../../src/cli/main';
+import { capturedIO } from '../support/runFixture';
 
 const codeIs = (code: string) => (e: { code?: string; action?: string }) => e.code === code && typeof e.action === 'string' && e.action.length > 0;
 
@@ -86,6 +89,55 @@ describe('prompt files', () => {
       await writeFile(join(dir, 'locked.txt'), 'a cat');
       await chmod(join(dir, 'locked.txt'), 0o000);
       await assert.rejects(readPromptFile(join(dir, 'locked.txt')), codeIs('prompt-unreadable'));
+    }
+  });
+
+  it('refuses a symbolic link to a file outside the prompt folder (or the workspace given), and follows one inside', async () => {
+    const secret = join(dir, 'outside', 'secret.txt');
+    await mkdir(join(dir, 'outside'));
+    await writeFile(secret, 'a prompt that is not in the prompt folder');
+    await mkdir(join(dir, 'prompts'));
+    await symlink(secret, join(dir, 'prompts', 'leak.txt'));
+    await assert.rejects(
+      readPromptFile(join(dir, 'prompts', 'leak.txt')),
+      (e: { code?: string; message?: string; action?: string }) => codeIs('prompt-unreadable')(e) && /symbolic link to a file outside/.test(e.message ?? ''),
+    );
+    // A link within the folder is fine; so is the target given directly.
+    await writeFile(join(dir, 'prompts', 'real.txt'), 'A fox');
+    await symlink(join(dir, 'prompts', 'real.txt'), join(dir, 'prompts', 'alias.txt'));
+    assert.equal((await readPromptFile(join(dir, 'prompts', 'alias.txt'))).text, 'A fox');
+    assert.equal((await readPromptFile(secret)).text, 'a prompt that is not in the prompt folder');
+    // The extension passes its workspace folder: a link inside the workspace to outside it is refused,
+    // and a file outside the workspace too.
+    await mkdir(join(dir, 'ws', 'sub'), { recursive: true });
+    await symlink(join(dir, 'outside'), join(dir, 'ws', 'sub', 'linked'));
+    await assert.rejects(readPromptFile(join(dir, 'ws', 'sub', 'linked', 'secret.txt'), { within: join(dir, 'ws') }), codeIs('prompt-unreadable'));
+    await assert.rejects(readPromptFile(secret, { within: join(dir, 'ws') }), codeIs('prompt-unreadable'));
+    await writeFile(join(dir, 'ws', 'sub', 'ok.txt'), 'A heron');
+    assert.equal((await readPromptFile(join(dir, 'ws', 'sub', 'ok.txt'), { within: join(dir, 'ws') })).text, 'A heron');
+  });
+
+  it('refuses devices, FIFOs and huge sparse files without reading them (no hang, no memory)', async () => {
+    await symlink('/dev/zero', join(dir, 'zero.txt'));
+    await assert.rejects(readPromptFile(join(dir, 'zero.txt'), { within: '/' }), codeIs('prompt-unreadable'));
+    execFileSync('mkfifo', [join(dir, 'pipe.txt')]);
+    // Opening a FIFO for reading would wait for a writer forever: refused at once instead.
+    await assert.rejects(readPromptFile(join(dir, 'pipe.txt')), codeIs('prompt-unreadable'));
+    await writeFile(join(dir, 'sparse.txt'), '');
+    await truncate(join(dir, 'sparse.txt'), 8 * 1024 ** 3);
+    await assert.rejects(readPromptFile(join(dir, 'sparse.txt')), codeIs('prompt-too-large'));
+  });
+
+  it('the CLI refuses a prompt that is a link out of its folder, binary or not UTF-8 (exit 1, nothing sent)', async () => {
+    await mkdir(join(dir, 'p'));
+    await writeFile(join(dir, 'elsewhere.txt'), 'A secret');
+    await symlink(join(dir, 'elsewhere.txt'), join(dir, 'p', 'link.txt'));
+    await writeFile(join(dir, 'p', 'bin.txt'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01]));
+    await writeFile(join(dir, 'p', 'latin1.txt'), Buffer.from('caf\xe9 au lait', 'latin1'));
+    for (const [file, code] of [['link.txt', 'prompt-unreadable'], ['bin.txt', 'prompt-binary'], ['latin1.txt', 'prompt-binary']]) {
+      const io = capturedIO({ isTTY: false, env: { PATH: process.env.PATH }, signal: new AbortController().signal, cwd: dir });
+      assert.equal(await main(['generate', join(dir, 'p', file), '--dry-run'], io), 1, file);
+      assert.match(io.stderrText, new RegExp(`\\[${code}\\].*\\n  → `), file);
     }
   });
 

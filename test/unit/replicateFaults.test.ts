@@ -389,8 +389,10 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
   });
 
   describe('output files', () => {
-    const problems: [string, 'expired' | 'gone' | 'corrupt' | 'truncated' | 'wrong-type'][] = [
+    const problems: [string, 'expired' | 'forbidden' | 'gone' | 'corrupt' | 'truncated' | 'wrong-type'][] = [
       ['output-expired', 'expired'],
+      // An expired signed URL answers 403 on most storage services.
+      ['output-expired', 'forbidden'],
       ['output-expired', 'gone'],
       ['output-invalid', 'corrupt'],
       ['output-invalid', 'truncated'],

@@ -4,6 +4,7 @@ import { generateImages } from '../../src/core/replicate/generator';
 import type { GenerationEvent, GenerationRequest, ImageJob } from '../../src/core/replicate/types';
 import { startFakeReplicate, type FakeReplicate, type FakeReplicateOptions } from '../../src/sandbox/fakeReplicate/server';
 import { testClient } from '../support/testClient';
+import { waitUntil } from '../support/waitUntil';
 
 const SCHNELL = 'black-forest-labs/flux-schnell';
 const DEV = 'black-forest-labs/flux-dev';
@@ -79,13 +80,23 @@ describe('generateImages (real client, fake Replicate over HTTP)', () => {
     assert.deepEqual(indices, [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
-  it('never runs more predictions at once than the concurrency', async () => {
-    await start({ processingMs: 300 });
+  it('never runs more predictions at once than the concurrency, and runs that many', async () => {
+    // Every prediction is held until the test lets it go: nothing finishes by itself, so the
+    // number in flight depends on the generator alone, never on how fast the machine is.
+    await start({ processingMs: 30 });
+    fake.script({ kind: 'prediction', outcome: 'held', times: Infinity });
     const { client } = testClient(fake, { realSleep: true });
     let inFlight = 0;
     let most = 0;
+    let created = 0;
     await generateImages(client, request([SCHNELL], 7, { concurrency: 3 }), (e) => {
-      if (e.type === 'prediction-created') most = Math.max(most, ++inFlight);
+      if (e.type === 'prediction-created') {
+        most = Math.max(most, ++inFlight);
+        created += 1;
+        // A full pool (or the last job) lets the held predictions finish; a generator that ignored
+        // the limit would have more creates on their way by now and go past 3.
+        if (inFlight === 3 || created === 7) fake.releaseHeld();
+      }
       if (e.type === 'image-generated' || e.type === 'image-failed') inFlight--;
     });
     assert.equal(most, 3);
@@ -276,7 +287,7 @@ describe('sync mode (Prefer: wait on create)', () => {
     const { client } = testClient(fake, { realSleep: true, preferWaitSeconds: 30 });
     const controller = new AbortController();
     const run = generateImages(client, request([SCHNELL, SDXL], 3, { signal: controller.signal }), () => {});
-    while (fake.predictionStatuses().length < 3) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => fake.predictionStatuses().length === 3, 'the three held creates have reached the fake');
     controller.abort();
     await assert.rejects(run, (e: ContactSheetError) => e.code === 'canceled');
     assert.deepEqual(fake.creates, { [SCHNELL]: 3 });

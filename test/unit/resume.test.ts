@@ -17,6 +17,7 @@ import type { GenerationTrace } from '../../src/core/run/trace';
 import { CLI_BIN, ensureCliBuilt, REPO_ROOT } from '../support/buildCli';
 import { checkSchema, TRACE_SPEC } from '../support/runSchema';
 import { startRunFixture, writePrompt, type RunFixture } from '../support/runFixture';
+import { waitUntil } from '../support/waitUntil';
 
 const totalCreates = (fx: RunFixture) => Object.values(fx.fake.creates).reduce((a, b) => a + b, 0);
 const readTraceFile = async (dir: string) => JSON.parse(await readFile(join(dir, 'generation_trace.json'), 'utf8')) as GenerationTrace;
@@ -65,34 +66,31 @@ describe('contact-sheet resume', function () {
     const { dir, path } = await prompt();
     const runDir = join(dir, 'run');
     const createsBefore = totalCreates(fx);
+    // Two of the four predictions are held by the fake until the test lets them go: the run
+    // cannot finish before the kill, whatever the machine's speed.
+    fx.fake.script({ kind: 'prediction', outcome: 'held', times: 2 });
     const child = spawn(process.execPath, [CLI_BIN, 'generate', path, '-n', '4', '--seed', '30', '--concurrency', '4', '--output-dir', runDir, ...fx.cliArgs()], {
       cwd: REPO_ROOT,
       env: fx.env(),
-      stdio: 'ignore',
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    // Poll the trace (written atomically after every step) until two images are on disk.
-    const deadline = Date.now() + 120_000;
-    let atKill: GenerationTrace | null = null;
-    while (Date.now() < deadline && child.exitCode === null) {
-      if (existsSync(join(runDir, 'generation_trace.json'))) {
-        const t = await readTraceFile(runDir);
-        if (finished(t) >= 2) {
-          child.kill('SIGKILL');
-          atKill = t;
-          break;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    // "saved" is printed after the image and the trace recording it are on disk.
+    await waitUntil(() => (stderr.match(/\) saved: /g) ?? []).length >= 2 || child.exitCode !== null, 'two images are saved', 120_000);
+    child.kill('SIGKILL');
     const exit = await exited;
-    assert.ok(atKill, 'the run was killed after two images were finished');
-    assert.equal(exit.signal, 'SIGKILL');
+    assert.equal(exit.signal, 'SIGKILL', `killed, not ended on its own: ${stderr}`);
+    assert.equal(fx.fake.releaseHeld(), 2, 'the two held predictions were still running at the kill');
 
     const afterKill = await readTraceFile(runDir);
-    assert.notEqual(afterKill.status, 'succeeded', 'the run did not get to finish');
+    assert.equal(afterKill.status, 'running', 'the run did not get to finish');
+    assert.equal(finished(afterKill), 2, 'two images were finished at the kill');
+    // The held creates are still waiting for their answer (Prefer: wait): created on Replicate,
+    // not yet in the trace. Resume must find them instead of paying again.
     const recorded = afterKill.images.filter((i) => i.prediction_id).map((i) => [i.index, i.prediction_id]);
-    assert.equal(recorded.length, 4, 'every created prediction is in the trace');
+    assert.equal(recorded.length, 2, 'the finished images have their predictions in the trace');
     for (const img of afterKill.images.filter((i) => i.status === 'generated' || i.status === 'scored')) {
       assert.ok(existsSync(join(runDir, img.pending_file)) || (img.file && existsSync(join(runDir, img.file))), `finished image ${img.index} kept on disk`);
     }
@@ -102,7 +100,8 @@ describe('contact-sheet resume', function () {
     assert.equal(await main(['resume', runDir, ...fx.cliArgs()], io), 0, io.stderrText);
     const done = await assertComplete(runDir, 4);
     assert.equal(totalCreates(fx) - createsBefore, 4, 'no prediction was created twice');
-    assert.deepEqual(done.images.map((i) => [i.index, i.prediction_id]), recorded, 'the recorded predictions were adopted');
+    for (const [index, id] of recorded) assert.equal(done.images[index as number].prediction_id, id, 'the recorded predictions were adopted');
+    assert.equal((io.stderrText.match(/adopted prediction \w+, created before the interruption/g) ?? []).length, 2, 'the two held ones were found and adopted');
     assert.equal(done.resumed_at.length, 1);
     assert.match(io.stdoutText, /Contact Sheet: succeeded: 4 of 4 images/);
     assert.match(io.stderrText, /^Resuming 4 images/m);
@@ -161,17 +160,18 @@ describe('contact-sheet resume', function () {
     const controller = new AbortController();
     const createsBefore = totalCreates(fx);
     const io = fx.io({ signal: controller.signal });
+    // Cancel the moment the first image is saved (one at a time, so the other two are still running).
+    const print = io.stderr;
+    io.stderr = (text) => {
+      print(text);
+      if (/\) saved: /.test(text)) controller.abort();
+    };
     const running = main(['generate', path, '-n', '3', '--seed', '90', '--concurrency', '1', '--output-dir', runDir, ...fx.cliArgs()], io);
-    // Cancel as soon as the first image is on disk (bounded: the run may also end on its own).
-    const imageOnDisk = async () => existsSync(join(runDir, 'pending')) && (await readdir(join(runDir, 'pending'))).some((f) => f.endsWith('.png'));
-    const deadline = Date.now() + 60_000;
-    while (!(await imageOnDisk()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    controller.abort();
     assert.equal(await running, 1, 'a canceled run exits 1');
     const canceled = await readTraceFile(runDir);
     assert.equal(canceled.status, 'canceled');
     const kept = canceled.images.filter((i) => i.file);
-    assert.ok(kept.length >= 1, 'the finished image was kept and ranked');
+    assert.deepEqual(kept.map((i) => i.index), [0], 'the finished image was kept and ranked, the others were not finished');
     assert.ok(existsSync(join(runDir, 'image_001.png')));
     const createdBeforeResume = totalCreates(fx) - createsBefore;
 

@@ -22,6 +22,7 @@ import { makeTinyModels } from '../../src/sandbox/tinyModels/makeTinyModels';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
 import { cosineSimilarity } from '../../src/sandbox/cosineSimilarity';
 import { inProcessScorer } from '../support/inProcessScorer';
+import { makeFakeImage } from '../../src/sandbox/fakeReplicate/fakeImages';
 
 const PROMPT = 'a red fox sitting in fresh snow at dawn';
 
@@ -208,19 +209,16 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
     asScore((await scorer.scoreImage(await testImage('fox'))).clip_score);
   });
 
-  it('dispose right after a canceled in-flight score waits for onnxruntime instead of crashing', async () => {
+  it('a score canceled right after it was sent is canceled, and the worker can be disposed at once without crashing', async () => {
     const image = await testImage('fox');
-    for (let delayMs = 0; delayMs <= 30; delayMs += 1) {
+    for (let i = 0; i < 5; i++) {
       const scorer = make(config());
       await scorer.setPrompt(PROMPT);
       const controller = new AbortController();
       const pending = scorer.scoreImage(image, controller.signal);
-      setTimeout(() => controller.abort(), delayMs);
-      const outcome = await pending.then(
-        () => 'scored',
-        (e: { code?: string }) => e.code,
-      );
-      assert.ok(outcome === 'canceled' || outcome === 'scored', `outcome ${outcome}`);
+      // The request is already posted to the worker; no answer can have come back yet.
+      controller.abort();
+      await assert.rejects(pending, (e: { code?: string }) => e.code === 'canceled');
       await scorer.dispose();
     }
     // Still alive (a native crash would have taken the test process down): a new scorer works.
@@ -229,18 +227,47 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
     asScore((await again.scoreImage(image)).clip_score);
   });
 
-  it('int8 precision converts its own graphs and stays close to fp32', async () => {
+  it('dispose waits for the onnxruntime work in flight (even a score just asked for) before releasing the sessions', async () => {
+    const session = makeLocal(config({ enabled: { pickscore: true, clip_score: true, aesthetic: true, vqascore: false } }));
+    await session.setPrompt(PROMPT);
+    const image = await testImage('fox');
+    const order: string[] = [];
+    const scoring = session.scoreImage(image).then((s) => {
+      order.push('scored');
+      return s;
+    });
+    // Dispose in the same tick: the score has not reached onnxruntime yet, and must still finish first.
+    await session.dispose().then(() => order.push('disposed'));
+    assert.deepEqual(order, ['scored', 'disposed']);
+    const scores = await scoring;
+    for (const id of ['pickscore', 'clip_score', 'aesthetic'] as const) assert.ok(Number.isFinite(asScore(scores[id]).raw), id);
+  });
+
+  it('int8 precision converts its own graphs and stays within the measured distance of fp32', async () => {
+    // Measured on these tiny models (onnxruntime-node 1.30, AVX-512 VNNI), 36 images (3 prompts ×
+    // 12 fake images) plus the fox: |int8 − fp32| of CLIP-Score's raw 100·cos at most 1.62 (fox
+    // 0.67), of PickScore's raw at most 0.19. The bounds below add about a quarter for other CPUs'
+    // int8 kernels (AVX2 without VNNI rounds differently); the scores themselves span −9 to 32.
     const enabled = { pickscore: true, clip_score: true, aesthetic: false, vqascore: false };
     const fp32 = makeLocal(config({ enabled }));
     const int8 = makeLocal(config({ enabled, precision: 'int8' }));
     await fp32.setPrompt(PROMPT);
     await int8.setPrompt(PROMPT);
-    const img = await testImage('fox');
-    const [a, b] = [await fp32.scoreImage(img), await int8.scoreImage(img)];
-    assert.match(asScore(b.clip_score).model, /int8/);
+    const images = [await testImage('fox'), ...(await Promise.all([0, 1, 2, 3, 4].map((seed) => makeFakeImage(PROMPT, seed, 320 + seed * 16, 200 + seed * 8, 'png'))))];
+    let clipDelta = 0;
+    let pickDelta = 0;
+    let identical = 0;
+    for (const img of images) {
+      const [a, b] = [await fp32.scoreImage(img), await int8.scoreImage(img)];
+      assert.match(asScore(b.clip_score).model, /int8/);
+      const d = Math.abs(asScore(a.clip_score).raw - asScore(b.clip_score).raw);
+      clipDelta = Math.max(clipDelta, d);
+      pickDelta = Math.max(pickDelta, Math.abs(asScore(a.pickscore).raw - asScore(b.pickscore).raw));
+      if (d === 0) identical += 1;
+    }
     await fs.access(join(root, 'models', 'clip', 'onnx', 'int8', 'clip.json'));
-    const d = Math.abs(asScore(a.clip_score).raw - asScore(b.clip_score).raw);
-    assert.ok(d < 10, `int8 CLIP-Score differs by ${d}`);
-    assert.notEqual(asScore(a.clip_score).raw, asScore(b.clip_score).raw, 'int8 must really run a different graph');
+    assert.ok(clipDelta <= 2.0, `int8 CLIP-Score differs from fp32 by up to ${clipDelta.toFixed(3)} (measured at most 1.62)`);
+    assert.ok(pickDelta <= 0.25, `int8 PickScore differs from fp32 by up to ${pickDelta.toFixed(3)} (measured at most 0.19)`);
+    assert.equal(identical, 0, 'int8 must really run a different graph');
   });
 });

@@ -13,7 +13,7 @@ export const resume: Subcommand = async (argv, io) => {
     io.stdout(RESUME_USAGE);
     return 0;
   }
-  const engine = cliEngine(opts, io, cliLogger(io, opts.verbose));
+  const engine = cliEngine(opts, io, cliLogger(io, opts.verbose), { budgetUsd: opts.budgetUsd });
   return showRun(async (hooks) => {
     const result = await engine.resume(opts.runDir, hooks);
     if ('alreadyFinished' in result) io.stderr(`Nothing to resume: ${result.runDir} finished with every image scored.`);

@@ -10,10 +10,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { ContactSheetError, isAbortError } from '../../shared/errors';
 import { registerSecret, silentLogger, type Logger } from '../log';
+import { checkApiBaseUrl } from './apiBaseUrl';
 import { ApiTransport, canceledError, throwIfCanceled, type CallContext, type Sleep } from './apiTransport';
 import type { Account, CreatePredictionRequest, Prediction, PredictionsPage, ReplicateModel, ModelVersion } from './apiTypes';
 import { TERMINAL_STATUSES } from './apiTypes';
-import { findCreatedPrediction } from './createLookup';
+import { canonicalJson, findCreatedPrediction } from './createLookup';
 import { formatModelRef } from './modelRef';
 import { downloadOutputBytes, type DownloadedOutput } from './outputDownload';
 import { cancelAfterFor, DEFAULT_PREDICTION_TIMEOUT_MS } from './predictionDeadline';
@@ -71,6 +72,14 @@ export interface ModelInfo {
 export interface CreateOptions {
   /** This prediction's deadline (ms), for its Cancel-After and Prefer: wait; the client's default when absent. */
   timeoutMs?: number;
+  /**
+   * Other creates may send exactly this input (a model without a seed input: every image of a run
+   * is the same request). Input alone then cannot tell whose prediction a lookup finds, so creates
+   * of one input are made one at a time, each with its lookup, and without Prefer: wait (which
+   * would hold the next image's create for a whole prediction): a lost create's lookup can then
+   * only find its own prediction or one nobody claimed.
+   */
+  sharedInput?: boolean;
 }
 
 export interface WaitOptions extends CallContext {
@@ -99,6 +108,8 @@ export class ReplicateClient {
   private readonly now: () => number;
   /** Predictions this client created or adopted: a lookup never hands the same one out twice. */
   private readonly claimed = new Set<string>();
+  /** Creates in flight per shared input (see CreateOptions.sharedInput), chained one after another. */
+  private readonly sharedInputCreates = new Map<string, Promise<unknown>>();
 
   constructor(opts: ReplicateClientOptions) {
     if (!opts.token) {
@@ -107,7 +118,7 @@ export class ReplicateClient {
       });
     }
     registerSecret(opts.token);
-    this.baseUrl = (opts.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.baseUrl = checkApiBaseUrl(opts.baseUrl ?? DEFAULT_BASE_URL, 'The API base URL');
     this.logger = opts.logger ?? silentLogger;
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
@@ -167,6 +178,19 @@ export class ReplicateClient {
    * already succeeded is returned instead, since it is paid for.
    */
   async createPrediction(req: CreatePredictionRequest, ctx: CallContext = {}, opts: CreateOptions = {}): Promise<Prediction> {
+    if (!opts.sharedInput) return this.createOnce(req, ctx, opts);
+    const key = `${formatModelRef({ ...req.model, version: req.version })} ${canonicalJson(req.input)}`;
+    const before = this.sharedInputCreates.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.createOnce(req, ctx, opts));
+    const settled = mine.catch(() => undefined);
+    this.sharedInputCreates.set(key, settled);
+    void settled.then(() => {
+      if (this.sharedInputCreates.get(key) === settled) this.sharedInputCreates.delete(key);
+    });
+    return mine;
+  }
+
+  private async createOnce(req: CreatePredictionRequest, ctx: CallContext, opts: CreateOptions): Promise<Prediction> {
     // Canceled before anything was sent: nothing can exist, so there is nothing to look up.
     throwIfCanceled(ctx.signal);
     const path = req.version ? '/v1/predictions' : `/v1/models/${encodeURIComponent(req.model.owner)}/${encodeURIComponent(req.model.name)}/predictions`;
@@ -176,7 +200,7 @@ export class ReplicateClient {
       findCreatedPrediction(this, req, { since, exclude: this.claimed, signal, sleep: this.sleep, retryDelayMs: this.retry.baseDelayMs, ctx: lookupCtx });
     try {
       const timeoutMs = opts.timeoutMs ?? this.predictionTimeoutMs;
-      const wait = Math.min(this.preferWaitSeconds, Math.floor(timeoutMs / 1000));
+      const wait = opts.sharedInput ? 0 : Math.min(this.preferWaitSeconds, Math.floor(timeoutMs / 1000));
       const headers: Record<string, string> = { 'Cancel-After': cancelAfterFor(timeoutMs) };
       if (wait > 0) headers.Prefer = `wait=${wait}`;
       const created = await this.transport.requestJson<Prediction>('POST', path, body, ctx, 'create', () => lookup(ctx.signal), { headers, extraTimeoutMs: wait * 1000 });

@@ -71,6 +71,9 @@ class Generation {
     const onOuterAbort = () => this.abort.abort();
     if (outer?.aborted) this.abort.abort();
     outer?.addEventListener('abort', onOuterAbort, { once: true });
+    // Before any create: a lost create's lookup must never take a prediction another job owns.
+    for (const id of this.req.claimedPredictionIds ?? []) this.client.claim(id);
+    for (const job of this.req.jobs) if (job.existingPredictionId) this.client.claim(job.existingPredictionId);
     const unsubscribe = this.client.subscribeRateLimits((wait) => this.emit({ type: 'rate-limited', wait }));
     try {
       const queue = [...this.req.jobs];
@@ -225,7 +228,8 @@ class Generation {
     const created = await this.client.createPrediction(
       { model: { owner: ref.owner, name: ref.name }, version: model.createVersion, input: adapted.input },
       ctx,
-      { timeoutMs: this.req.predictionTimeoutMs },
+      // Without a seed every image sends the same input: the client must not confuse their creates.
+      { timeoutMs: this.req.predictionTimeoutMs, sharedInput: !adapted.seedSupported },
     );
     tracker.predictionId = created.id;
     this.emit({ type: 'prediction-created', index: job.index, prediction_id: created.id, model: modelName(ref), version: created.version ?? model.createVersion ?? null, seed: job.seed });

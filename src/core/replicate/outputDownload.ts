@@ -43,9 +43,10 @@ export async function downloadOutputBytes(url: string, opts: DownloadOptions): P
       const timeout = AbortSignal.timeout(opts.requestTimeoutMs);
       const res = await opts.fetch(target, { signal: opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout });
       record.status = res.status;
-      if (res.status === 404 || res.status === 410) {
+      // 403 too: an expired signed URL is refused rather than missing.
+      if (res.status === 403 || res.status === 404 || res.status === 410) {
         await res.body?.cancel();
-        throw new ContactSheetError('output-expired', `The output file ${shown} is gone (${res.status}); Replicate keeps outputs for one hour.`, {
+        throw new ContactSheetError('output-expired', `The output file ${shown} is gone or its link expired (${res.status}); Replicate keeps outputs for one hour.`, {
           action: 'Generate the image again (the same seed gives the same image on most models).',
           details: { url_path: shown, status: res.status },
         });

@@ -93,6 +93,11 @@ export interface GenerationRequest {
   negativePrompt?: string;
   aspectRatio: AspectRatio;
   jobs: ImageJob[];
+  /**
+   * Predictions the run already owns (created or adopted before, e.g. by an interrupted run): a
+   * lookup after a lost create never adopts one of them. Jobs' existing predictions are added too.
+   */
+  claimedPredictionIds?: readonly string[];
   concurrency: number;
   /**
    * Deadline of one prediction (ms): the client cancels it when it passes, and each create asks

@@ -17,7 +17,7 @@ import { finalizeRun } from './runFinalize';
 import { RunImages, type RunContext, type ScorerState } from './runImages';
 import type { Scorer } from '../scoring/scorer';
 import type { ScorerProgress } from '../scoring/types';
-import { TraceWriter, type GenerationTrace } from './trace';
+import { claimedPredictionIds, claimPrediction, TraceWriter, type GenerationTrace } from './trace';
 
 export interface GenerationOutcome {
   images: GeneratedImage[];
@@ -90,6 +90,8 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   trace.finished_at = null;
   trace.error = null;
   await writer.save();
+  // Room for the final trace and summary should the disk fill up (released when the run ends).
+  if (!(await folder.reserveSpace())) logger.warn(`Little disk space is left in ${folder.root}.`);
   emit({
     type: 'run-started',
     run_id: trace.run_id,
@@ -151,6 +153,7 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
           ...(trace.prompts.negative ? { negativePrompt: trace.prompts.negative } : {}),
           aspectRatio: trace.settings.aspect_ratio,
           jobs,
+          claimedPredictionIds: [...claimedPredictionIds(trace)],
           concurrency: trace.settings.concurrency,
           predictionTimeoutMs: trace.settings.prediction_timeout_s * 1000,
           signal: stop.signal,
@@ -179,14 +182,19 @@ export async function executeRun(folder: RunFolder, trace: GenerationTrace, deps
   if (images.firstImageAt !== null) trace.timings.first_image_ms = images.firstImageAt - started;
   // Output downloads are the recorded calls outside the API's /v1/ paths.
   trace.timings.download_ms = trace.api_calls.filter((c) => !c.path.startsWith('/v1/')).reduce((s, c) => s + c.duration_ms, 0);
-  const result = await finalizeRun(folder, writer, {
-    fatal,
-    scorerError: state.ok ? null : state.error,
-    canceled: Boolean(hooks.signal?.aborted),
-    started,
-    emit,
-    logger,
-  });
+  let result: Awaited<ReturnType<typeof finalizeRun>>;
+  try {
+    result = await finalizeRun(folder, writer, {
+      fatal,
+      scorerError: state.ok ? null : state.error,
+      canceled: Boolean(hooks.signal?.aborted),
+      started,
+      emit,
+      logger,
+    });
+  } finally {
+    await folder.releaseSpace();
+  }
   return { trace, runDir: folder.root, status: result.status, summaryMarkdown: result.summaryMarkdown };
 }
 
@@ -235,6 +243,7 @@ function onGenerationEvent(e: GenerationEvent, ctx: RunContext, images: RunImage
     case 'prediction-created': {
       const img = trace.images[e.index];
       if (img) Object.assign(img, { status: 'created', prediction_id: e.prediction_id, model: e.model, version: e.version, error: null });
+      claimPrediction(trace, e.prediction_id);
       // Recorded at once: resume adopts it instead of paying again.
       ctx.save();
       break;

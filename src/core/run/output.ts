@@ -27,6 +27,9 @@ export const TRACE_FILE = 'generation_trace.json';
 export const SUMMARY_FILE = 'summary.md';
 export const BEST_CANDIDATE_FILE = 'best_candidate.png';
 export const PENDING_DIR = 'pending';
+/** Hidden while a run goes on, gone when it ends: the room its last words need on a full disk. */
+export const SPACE_RESERVE_FILE = '.space-reserve';
+const SPACE_RESERVE_BYTES = 256 * 1024;
 
 const pad3 = (n: number) => String(n).padStart(3, '0');
 
@@ -95,6 +98,18 @@ async function isEmptyRealDir(path: string): Promise<boolean> {
 }
 
 const SAFE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** A temporary file of writeFile: `.<target name>.<pid>.<8 hex>.tmp`. */
+const TEMP_FILE = /^\.[A-Za-z0-9_][A-Za-z0-9_.-]*\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export class RunFolder {
   private constructor(
@@ -168,6 +183,16 @@ export class RunFolder {
     return readFile(await this.pathOf(rel));
   }
 
+  /** Size in bytes of a file inside the folder (0 when it does not exist). */
+  async sizeOf(rel: string): Promise<number> {
+    try {
+      return (await lstat(await this.pathOf(rel))).size;
+    } catch (e) {
+      if (e instanceof ContactSheetError) throw e;
+      return 0;
+    }
+  }
+
   async exists(rel: string): Promise<boolean> {
     try {
       await lstat(await this.pathOf(rel));
@@ -184,6 +209,55 @@ export class RunFolder {
     const to = await this.pathOf(toRel);
     await guard(() => mkdir(dirname(to), { recursive: true }), to);
     await guard(() => rename(from, to), to);
+  }
+
+  /**
+   * Removes the temporary files of writes that never finished (`.<name>.<pid>.<hex>.tmp`, see
+   * writeFile) whose process is gone, e.g. a run killed mid-write; a live process's are kept.
+   * Looks in the folder and pending/. Returns how many were removed.
+   */
+  async removeStaleTempFiles(): Promise<number> {
+    let removed = 0;
+    for (const sub of ['', PENDING_DIR]) {
+      const dir = sub ? join(this.root, sub) : this.root;
+      // Never through a link: pending/ pointing elsewhere is not ours to clean.
+      if (sub && !(await lstat(dir).then((i) => i.isDirectory(), () => false))) continue;
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        const m = TEMP_FILE.exec(name);
+        if (!m || processIsAlive(Number(m[1]))) continue;
+        // rm of a link removes the link, never what it points to.
+        await rm(join(dir, name), { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  /**
+   * Sets aside `bytes` of disk in a hidden file, so that a run that fills the disk can still write
+   * its final trace and summary after freeing it (releaseSpace). Best effort: false when even the
+   * reserve does not fit.
+   */
+  async reserveSpace(bytes = SPACE_RESERVE_BYTES): Promise<boolean> {
+    try {
+      const handle = await open(join(this.root, SPACE_RESERVE_FILE), 'w', 0o600);
+      try {
+        // Written, not just sized: a sparse file would reserve nothing.
+        await handle.writeFile(Buffer.alloc(bytes));
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch {
+      await this.releaseSpace();
+      return false;
+    }
+  }
+
+  /** Gives the reserved space back (see reserveSpace). */
+  async releaseSpace(): Promise<void> {
+    await rm(join(this.root, SPACE_RESERVE_FILE), { force: true }).catch(() => undefined);
   }
 
   /** Removes a folder inside the run folder if it is empty (e.g. pending/ after ranking). */

@@ -30,6 +30,10 @@ type FinalStatus = Exclude<RunStatus, 'running' | 'finalizing'>;
 
 export async function finalizeRun(folder: RunFolder, writer: TraceWriter, ctx: FinalizeContext): Promise<{ status: FinalStatus; summaryMarkdown: string }> {
   const trace = writer.trace;
+  // A full disk: the reserve set aside at run start makes room for the trace and summary.md; the
+  // metadata files and best_candidate.png (a whole image) wait for resume.
+  const diskFull = ctx.fatal?.code === 'disk-full';
+  if (diskFull) await folder.releaseSpace();
   ctx.emit({ type: 'phase', phase: 'rank' });
   const present = rankedCandidates(trace);
 
@@ -62,11 +66,15 @@ export async function finalizeRun(folder: RunFolder, writer: TraceWriter, ctx: F
     if (!img.file || !img.metadata_file) continue;
     await folder.move(img.pending_file, img.file);
     ctx.emit({ type: 'file-written', path: await folder.pathOf(img.file), file: img.file, kind: 'image' });
+    if (diskFull) continue;
     await folder.writeJson(img.metadata_file, buildImageMetadata(trace, img));
     ctx.emit({ type: 'file-written', path: await folder.pathOf(img.metadata_file), file: img.metadata_file, kind: 'metadata' });
   }
   const best = ranking.order.length ? trace.images[ranking.order[0]] : null;
-  if (best?.file) {
+  if (diskFull) {
+    trace.warnings.push('The disk is full: the metadata files and best_candidate.png were not written; resume writes them.');
+    for (const img of trace.images) img.metadata_file = null;
+  } else if (best?.file) {
     await folder.writeFile(BEST_CANDIDATE_FILE, await folder.readFile(best.file));
     ctx.emit({ type: 'file-written', path: await folder.pathOf(BEST_CANDIDATE_FILE), file: BEST_CANDIDATE_FILE, kind: 'best-candidate' });
   }
@@ -124,7 +132,12 @@ function finalStatus(trace: GenerationTrace, ctx: FinalizeContext): FinalStatus 
 }
 
 function runError(trace: GenerationTrace, ctx: FinalizeContext, status: FinalStatus, runDir: string): SerializedError | null {
-  if (ctx.fatal) return ctx.fatal.toJSON();
+  const resumeAction = `Run \`contact-sheet resume "${runDir}"\` to finish what is not finished and score what is not scored (finished predictions are not paid again).`;
+  if (status === 'canceled') {
+    const fatal = ctx.fatal?.code === 'canceled' ? ctx.fatal.toJSON() : null;
+    return { code: 'canceled', message: fatal?.message ?? 'The run was canceled.', action: fatal?.action ?? `The images finished before the cancel are kept. ${resumeAction}` };
+  }
+  if (ctx.fatal) return ctx.fatal.action ? ctx.fatal.toJSON() : { ...ctx.fatal.toJSON(), action: resumeAction };
   const unscoredError = trace.images.find((i) => i.status === 'generated' && i.error)?.error;
   const scoringError = ctx.scorerError ?? unscoredError;
   if (status === 'failed' && scoringError && rankedCandidates(trace).length > 0) {
@@ -149,7 +162,7 @@ function runError(trace: GenerationTrace, ctx: FinalizeContext, status: FinalSta
     return {
       code: failed ? 'prediction-failed' : 'scoring-failed',
       message: `${[failed && `${failed} image(s) failed`, unscored && `${unscored} not scored`, missing && `${missing} not finished`].filter(Boolean).join(', ')}.`,
-      action: `Run \`contact-sheet resume "${runDir}"\` to finish what is not finished and score what is not scored (finished predictions are not paid again).`,
+      action: resumeAction,
     };
   }
   return null;

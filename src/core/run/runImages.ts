@@ -165,7 +165,7 @@ export class RunImages {
       this.scoringBusyMs += Date.now() - t0;
     }
     const overall = overallScore(scores, trace.settings.weights);
-    if (overall.value === null && !Object.values(scores).every((m) => m.value === null && m.reason === 'disabled')) {
+    if (overall.value === null && !Object.values(scores).every((m) => m.value === null && m.reason.startsWith('disabled'))) {
       // No metric could be computed (models unavailable): not scored, so resume scores it later.
       const reasons = [...new Set(Object.values(scores).map((m) => (m.value === null ? m.reason : '')))].filter(Boolean).join('; ');
       Object.assign(img, { scores, scoring_ms: Date.now() - t0 });

@@ -151,6 +151,7 @@ export function newTrace(opts: { prompt: PromptFile; settings: TraceSettings; de
     settings: opts.settings,
     scoring_models: null,
     images: opts.settings.seeds.map((seed, i) => emptyTraceImage(i, seed)),
+    claimed_predictions: [],
     api_calls: [],
     rate_limit_waits: [],
     costs: { total_usd: 0, unknown_count: 0, by_model: {}, by_source: {}, estimate: opts.estimate },

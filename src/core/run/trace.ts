@@ -22,6 +22,9 @@
  *               cancel_after (the Cancel-After header each create carries: Replicate's own deadline, a minute later) },
  *   scoring_models: { pickscore, clip_score, vqascore, aesthetic: model description | null } | null,
  *   images: TraceImage[] (one per job, by index; see below),
+ *   claimed_predictions: string[] (every prediction id this run created or adopted, recorded the moment it is
+ *              known, including attempts that fell back to another model: a lookup or a resume never adopts one
+ *              of these for another image, so no prediction is counted twice),
  *   api_calls: ApiCallRecord[] (method, path, status, started_at, duration_ms, attempt, prediction_id?, image_index?, cost?, error?,
  *              rate_limit_wait_ms? (held by the rate-limit gate before it was sent), cancel_after? (creates)),
  *   rate_limit_waits: RateLimitWait[] (one per window in which Replicate's rate limit held requests: window, lane
@@ -45,7 +48,8 @@
  */
 import type { SerializedError } from '../../shared/errors';
 import { ContactSheetError } from '../../shared/errors';
-import { TRACE_FILE, type RunFolder } from './output';
+import { pendingImageName, TRACE_FILE, type RunFolder } from './output';
+import { checkSchema, TRACE_SPEC } from './runFileSchema';
 import type { ComparisonSummary } from './rank';
 import { cancelAfterFor, DEFAULT_PREDICTION_TIMEOUT_MS } from '../replicate/predictionDeadline';
 import type { ApiCallRecord, AspectRatio, Cost, CostSource, RateLimitWait } from '../replicate/types';
@@ -156,6 +160,7 @@ export interface GenerationTrace {
   settings: TraceSettings;
   scoring_models: Record<MetricId, string | null> | null;
   images: TraceImage[];
+  claimed_predictions: string[];
   api_calls: ApiCallRecord[];
   rate_limit_waits: RateLimitWait[];
   costs: CostTotals;
@@ -163,6 +168,18 @@ export interface GenerationTrace {
   ranking: { order: number[]; comparison: ComparisonSummary | null } | null;
   warnings: string[];
   error: SerializedError | null;
+}
+
+/** Records a prediction id as the run's own (once): see claimed_predictions. */
+export function claimPrediction(trace: GenerationTrace, id: string): void {
+  if (!trace.claimed_predictions.includes(id)) trace.claimed_predictions.push(id);
+}
+
+/** Every prediction id the run owns: the claimed ones and any recorded on an image. */
+export function claimedPredictionIds(trace: GenerationTrace): Set<string> {
+  const ids = new Set(trace.claimed_predictions);
+  for (const img of trace.images) if (img.prediction_id) ids.add(img.prediction_id);
+  return ids;
 }
 
 /** Sums the costs of the images generated so far (failed predictions carry no known cost). */
@@ -237,8 +254,28 @@ export class TraceWriter {
   }
 }
 
-/** Reads and checks a run's trace (for resume and history). */
+/** A trace larger than this is not one Contact Sheet wrote (16 images and their API calls stay far below). */
+export const MAX_TRACE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads and checks a run's trace (for resume and history). A trace is a file anyone could have
+ * written, and resume acts on it (requests with the token, writes in the run folder), so it is
+ * refused (run-not-resumable) unless it is exactly what a run writes: the schema with its ranges
+ * (runFileSchema.ts), one image per seed in order, file names the run itself gives.
+ */
 export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
+  const damaged = (why: string) =>
+    new ContactSheetError('run-not-resumable', `${TRACE_FILE} in ${folder.root} was not written by Contact Sheet or is damaged: ${why}.`, {
+      action: 'Start a new run with contact-sheet generate; do not resume a run folder from a source you do not trust.',
+    });
+  let size: number;
+  try {
+    size = await folder.sizeOf(TRACE_FILE);
+  } catch (e) {
+    // A trace that is a symbolic link (or under one) is not read: it could point anywhere.
+    throw e instanceof ContactSheetError && e.code === 'output-path-unsafe' ? damaged('it is a symbolic link') : e;
+  }
+  if (size > MAX_TRACE_BYTES) throw damaged(`it is larger than ${MAX_TRACE_BYTES / 1024 / 1024} MB`);
   let text: string;
   try {
     text = (await folder.readFile(TRACE_FILE)).toString('utf8');
@@ -252,7 +289,7 @@ export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
   } catch {
     throw new ContactSheetError('run-not-resumable', `${TRACE_FILE} in ${folder.root} is not valid JSON.`, { action: 'The trace is damaged; start a new run.' });
   }
-  if (trace?.kind !== TRACE_KIND || trace.schema_version !== TRACE_SCHEMA_VERSION || !Array.isArray(trace.images) || !trace.settings) {
+  if (trace?.kind !== TRACE_KIND || trace.schema_version !== TRACE_SCHEMA_VERSION || !Array.isArray(trace.images) || !trace.settings || typeof trace.settings !== 'object') {
     throw new ContactSheetError('run-not-resumable', `${TRACE_FILE} in ${folder.root} is not a Contact Sheet trace of schema version ${TRACE_SCHEMA_VERSION}.`, {
       action: 'Resume it with the version of Contact Sheet that made it, or start a new run.',
     });
@@ -260,6 +297,30 @@ export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
   // Fields added within schema version 1: traces written before them get what a run uses now.
   trace.rate_limit_waits ??= [];
   trace.settings.prediction_timeout_s ??= DEFAULT_PREDICTION_TIMEOUT_MS / 1000;
-  trace.settings.cancel_after ??= cancelAfterFor(trace.settings.prediction_timeout_s * 1000);
+  if (typeof trace.settings.prediction_timeout_s === 'number') trace.settings.cancel_after ??= cancelAfterFor(trace.settings.prediction_timeout_s * 1000);
+  trace.claimed_predictions ??= trace.images.map((i) => i?.prediction_id).filter((id): id is string => typeof id === 'string');
+  const schemaProblems = checkSchema(trace, TRACE_SPEC);
+  const problems = schemaProblems.length ? schemaProblems : consistencyProblems(trace);
+  if (problems.length) throw damaged(problems.slice(0, 3).join('; ') + (problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''));
   return trace;
+}
+
+/** What the schema cannot say: the images are the run's seeds in order, under the names the run gives them. */
+function consistencyProblems(trace: GenerationTrace): string[] {
+  const { settings, images } = trace;
+  const problems: string[] = [];
+  if (images.length !== settings.num_variations || settings.seeds.length !== settings.num_variations) {
+    problems.push(`$.images: ${images.length} images and ${settings.seeds.length} seeds for num_variations ${settings.num_variations}`);
+  }
+  if (settings.models[0] !== settings.primary_model) problems.push('$.settings.primary_model is not the first of settings.models');
+  images.forEach((img, i) => {
+    if (img.index !== i) problems.push(`$.images[${i}].index is ${img.index}`);
+    if (img.seed !== settings.seeds[i]) problems.push(`$.images[${i}].seed is not settings.seeds[${i}]`);
+    if (img.pending_file !== pendingImageName(i, img.seed)) problems.push(`$.images[${i}].pending_file must be ${pendingImageName(i, img.seed)}`);
+  });
+  for (const key of ['file', 'metadata_file'] as const) {
+    const names = images.map((i) => i[key]).filter((n) => n !== null);
+    if (new Set(names).size !== names.length) problems.push(`$.images: two images share one ${key}`);
+  }
+  return problems;
 }

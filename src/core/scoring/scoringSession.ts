@@ -53,6 +53,8 @@ export class ScoringSession {
   private vqaPromise: Promise<VqaScorer> | undefined;
   private prompt: Promise<PromptState> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Scores asked for and not settled, including those still waiting for the prompt (not yet queued). */
+  private readonly scoresInFlight = new Set<Promise<ImageScores>>();
   private readonly modelNames = new Map<string, string>();
 
   constructor(
@@ -212,7 +214,16 @@ export class ScoringSession {
   }
 
   /** Scores one image against the prompt set by setPrompt. */
-  async scoreImage(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
+  scoreImage(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
+    // Known to dispose from this moment on, before it waits for the prompt and joins the queue.
+    const work = this.scoreAfterPrompt(bytes, signal);
+    this.scoresInFlight.add(work);
+    const forget = () => void this.scoresInFlight.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  private async scoreAfterPrompt(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
     if (!this.prompt) throw new ContactSheetError('internal', 'scoreImage called before setPrompt.');
     const prompt = await this.prompt;
     return this.serial(async () => {
@@ -314,7 +325,9 @@ export class ScoringSession {
 
   async dispose(): Promise<void> {
     // Never release a session while onnxruntime is still running it (a native crash): wait for
-    // the queued work, which a canceled caller has stopped waiting for but which still runs.
+    // the scores asked for (a score may not have reached the queue yet) and the queued work, which
+    // a canceled caller has stopped waiting for but which still runs.
+    await Promise.allSettled([...this.scoresInFlight]);
     await this.queue.catch(() => undefined);
     await this.prompt?.catch(() => undefined);
     const towers = await Promise.allSettled([...this.towers.values()]);
