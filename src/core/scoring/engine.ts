@@ -64,7 +64,7 @@ export class ScoringEngine {
   }
 
   private get session(): SessionSettings {
-    return { executionProviders: this.config.executionProviders, intraOpNumThreads: this.config.intraOpNumThreads };
+    return { executionProviders: this.config.executionProviders, intraOpNumThreads: this.config.intraOpNumThreads, logger: this.logger };
   }
 
   /** Runs `task` after every task queued before it (ONNX work is serialised). */
@@ -126,6 +126,8 @@ export class ScoringEngine {
         });
         this.onProgress({ type: 'load', model: id, precision: this.config.precision });
         const tower = await ClipTower.open({ filesDir, onnxDir, info, session: this.session, lowMemory: this.config.lowMemory });
+        // Sessions open now, while the run's first predictions are generating, not at the first image.
+        await tower.preload();
         await this.describeModel(id, this.config.precision);
         this.onProgress({ type: 'ready', model: id, loadMs: Date.now() - started });
         return tower;
@@ -158,7 +160,13 @@ export class ScoringEngine {
         const m = await this.manifestModel('vqascore');
         const dir = await this.modelFiles('vqascore', signal);
         const variant = typeof m.options?.variant === 'string' ? m.options.variant : undefined;
-        const scorer = await VqaScorer.load(dir, { variant, intraOpNumThreads: this.config.intraOpNumThreads, executionProviders: this.config.executionProviders });
+        const scorer = await VqaScorer.load(dir, {
+          variant,
+          intraOpNumThreads: this.config.intraOpNumThreads,
+          executionProviders: this.config.executionProviders,
+          optimizedCacheDir: join(this.config.modelsDir, 'vqascore', 'optimized'),
+          logger: this.logger,
+        });
         this.modelNames.set('vqascore', `${m.name} — ${scorer.modelName}`);
         this.onProgress({ type: 'ready', model: 'vqascore', loadMs: Date.now() - started });
         return scorer;

@@ -18,7 +18,8 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ContactSheetError, throwIfAborted } from '../../errors';
-import { createSession, ort } from '../onnxSession';
+import type { Logger } from '../../log';
+import { createSession, ort, type SessionSettings } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from '../../models/float16';
 import { idefics3Preprocess, type Idefics3ResizeMode } from './idefics3Preprocess';
@@ -47,6 +48,9 @@ export interface VqaScorerOptions {
   modelId?: string;
   /** Image resize: 'fast' (sharp lanczos3, default) or 'exact' (Pillow-identical, ~10× slower). */
   resize?: Idefics3ResizeMode;
+  /** Where onnxruntime's optimized graphs with pre-packed weights are kept (onnxSession.ts). */
+  optimizedCacheDir?: string;
+  logger?: Logger;
 }
 
 export interface VqaScore {
@@ -93,9 +97,24 @@ export class VqaScorer {
     if (imageTokenId === undefined) throw formatError('config.json has no image_token_id and the tokenizer has no <image> token.');
     const answerTokenId = singleTokenId(tokenizer, VQA_ANSWER_TEXT);
 
-    const settings = { executionProviders: opts.executionProviders ?? ['cpu'], intraOpNumThreads: opts.intraOpNumThreads ?? 0 };
-    const open = (graph: 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged', precision: SmolVlmVariant['vision']) =>
-      openSession(join(modelDir, smolVlmOnnxPath(graph, precision)), settings);
+    const settings: SessionSettings = {
+      executionProviders: opts.executionProviders ?? ['cpu'],
+      intraOpNumThreads: opts.intraOpNumThreads ?? 0,
+      optimizedCacheDir: opts.optimizedCacheDir,
+      logger: opts.logger,
+    };
+    // Probe inputs prove a cached optimized graph before it is kept (onnxSession.ts).
+    const size = config.preprocess.imageSize;
+    const probes: Record<SmolVlmGraph, (session: InferenceSession) => Record<string, Tensor>> = {
+      vision_encoder: (session) => visionFeeds(session, Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.01)), new Uint8Array(size * size).fill(1), size),
+      embed_tokens: () => ({ input_ids: new (ort().Tensor)('int64', BigInt64Array.from([1n, 2n, 3n, 4n]), [1, 4]) }),
+      decoder_model_merged: (session) => {
+        const hidden = inputWidth(session, 'inputs_embeds');
+        return decoderFeeds(session, decoderLayoutOf(session, config), Float32Array.from({ length: 4 * hidden }, (_, i) => Math.sin(i) * 0.1), 4);
+      },
+    };
+    const open = (graph: SmolVlmGraph, precision: SmolVlmVariant['vision']) =>
+      openSession(join(modelDir, smolVlmOnnxPath(graph, precision)), { ...settings, probeFeeds: probes[graph] });
     const vision = await open('vision_encoder', variant.vision);
     const embed = await open('embed_tokens', variant.embed).catch(async (e) => {
       await vision.release();
@@ -143,13 +162,8 @@ export class VqaScorer {
   }
 
   private async encodeImage(pixelValues: Float32Array, mask: Uint8Array, size: number): Promise<{ data: Float32Array; rows: number; width: number }> {
-    const { Tensor } = ort();
     const session = this.sessions.vision;
-    const feeds: Record<string, Tensor> = {
-      pixel_values: floatTensor(session, 'pixel_values', pixelValues, [1, 1, 3, size, size]),
-      pixel_attention_mask: new Tensor('bool', mask, [1, 1, size, size]),
-    };
-    const out = await run(session, feeds, 'image_features');
+    const out = await run(session, visionFeeds(session, pixelValues, mask, size), 'image_features');
     const features = floatData(out);
     const width = out.dims[out.dims.length - 1];
     const rows = features.length / width;
@@ -178,24 +192,46 @@ export class VqaScorer {
   }
 
   private async lastLogits(embeds: Float32Array, length: number): Promise<Float32Array> {
-    const { Tensor } = ort();
     const session = this.sessions.decoder;
-    const layout = this.decoderLayout;
-    const hidden = embeds.length / length;
-    const feeds: Record<string, Tensor> = {
-      inputs_embeds: floatTensor(session, 'inputs_embeds', embeds, [1, length, hidden]),
-      attention_mask: new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
-      position_ids: new Tensor('int64', BigInt64Array.from({ length }, (_, i) => BigInt(i)), [1, length]),
-    };
-    for (const name of layout.pastNames) {
-      feeds[name] = floatTensor(session, name, new Float32Array(0), [1, layout.kvHeads, 0, layout.headDim]);
-    }
-    if (layout.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', new Uint8Array([0]), [1]);
-    const out = await run(session, feeds, 'logits');
+    const out = await run(session, decoderFeeds(session, this.decoderLayout, embeds, length), 'logits');
     const vocab = out.dims[out.dims.length - 1];
     const all = floatData(out);
     return all.subarray(all.length - vocab);
   }
+}
+
+type SmolVlmGraph = 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged';
+
+/** The vision encoder's inputs for one unsplit image. */
+function visionFeeds(session: InferenceSession, pixelValues: Float32Array, mask: Uint8Array, size: number): Record<string, Tensor> {
+  return {
+    pixel_values: floatTensor(session, 'pixel_values', pixelValues, [1, 1, 3, size, size]),
+    pixel_attention_mask: new (ort().Tensor)('bool', mask, [1, 1, size, size]),
+  };
+}
+
+/** The decoder's inputs for one forward pass over `length` embedded tokens, with an empty cache. */
+function decoderFeeds(session: InferenceSession, layout: DecoderLayout, embeds: Float32Array, length: number): Record<string, Tensor> {
+  const { Tensor } = ort();
+  const hidden = embeds.length / length;
+  const feeds: Record<string, Tensor> = {
+    inputs_embeds: floatTensor(session, 'inputs_embeds', embeds, [1, length, hidden]),
+    attention_mask: new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
+    position_ids: new Tensor('int64', BigInt64Array.from({ length }, (_, i) => BigInt(i)), [1, length]),
+  };
+  for (const name of layout.pastNames) {
+    feeds[name] = floatTensor(session, name, new Float32Array(0), [1, layout.kvHeads, 0, layout.headDim]);
+  }
+  if (layout.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', new Uint8Array([0]), [1]);
+  return feeds;
+}
+
+/** The last dimension of an input, when the graph declares it. */
+function inputWidth(session: InferenceSession, name: string): number {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  const last = meta && meta.isTensor ? meta.shape[meta.shape.length - 1] : undefined;
+  if (typeof last !== 'number') throw formatError(`the width of input "${name}" is not declared.`);
+  return last;
 }
 
 /** softmax(logits)[index], computed stably in float64. */
@@ -257,7 +293,7 @@ function singleTokenId(tokenizer: Tokenizer, text: string): number {
   return ids[0];
 }
 
-function openSession(path: string, settings: { executionProviders: string[]; intraOpNumThreads: number }): Promise<InferenceSession> {
+function openSession(path: string, settings: SessionSettings): Promise<InferenceSession> {
   return createSession(path, settings, VQA_REDOWNLOAD_ACTION);
 }
 
