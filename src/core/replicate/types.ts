@@ -3,6 +3,7 @@
  * The Replicate layer (client, adapters, pricing, generator) implements it; run.ts consumes it.
  */
 import type { SerializedError } from '../errors';
+import type { DecodedImage } from '../scoring/imageDecode';
 
 export const ASPECT_RATIOS = ['1:1', '4:3', '3:4', '16:9', '9:16'] as const;
 export type AspectRatio = (typeof ASPECT_RATIOS)[number];
@@ -76,6 +77,8 @@ export interface GeneratedImage {
   prediction_id: string;
   /** The raw bytes as downloaded (any format; the run converts to PNG). */
   bytes: Buffer;
+  /** The bytes decoded (sRGB, 8-bit) when they were validated; absent: not decoded yet. */
+  pixels?: DecodedImage;
   content_type: string;
   /** The input sent to Replicate (prompt text included; no secrets). */
   input: Record<string, unknown>;

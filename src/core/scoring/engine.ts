@@ -14,7 +14,8 @@ import { ensureClipOnnx } from '../models/convert/clipOnnx';
 import type { Manifest, ManifestModel } from '../models/manifest';
 import { aestheticToPercent, loadAestheticHead, type AestheticHead } from '../models/aestheticHead';
 import { loadManifest, ModelStore } from '../models/store';
-import { clipPixelValues, type ClipImageConfig } from './clipPreprocess';
+import { clipPixelValuesFromRgb, type ClipImageConfig } from './clipPreprocess';
+import { decodeImage, isDecodedImage, toRgb, type DecodedImage, type RgbImage } from './imageDecode';
 import { ClipTower } from './clipTower';
 import { clipScore, dot, pickScore } from './metricMath';
 import type { SessionSettings } from './onnxSession';
@@ -219,8 +220,11 @@ export class ScoringEngine {
     return state.then((s) => s.info);
   }
 
-  /** Scores one image against the prompt set by setPrompt. */
-  async scoreImage(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
+  /**
+   * Scores one image against the prompt set by setPrompt: an image file (decoded here, once) or
+   * pixels the caller already decoded. CLIP's and VQAScore's preprocessing share that decode.
+   */
+  async scoreImage(image: Buffer | DecodedImage, signal?: AbortSignal): Promise<ImageScores> {
     if (!this.prompt) throw new ContactSheetError('internal', 'scoreImage called before setPrompt.');
     const prompt = await this.prompt;
     return this.serial(async () => {
@@ -231,11 +235,14 @@ export class ScoringEngine {
         aesthetic: this.disabledOr('aesthetic'),
         vqascore: this.disabledOr('vqascore'),
       };
-      const pixelCache = new Map<string, Promise<Float32Array>>();
+      // An unreadable image is the caller's problem, not a missing metric: let it throw.
+      const decoded = isDecodedImage(image) ? image : await decodeImage(image);
+      let rgb: RgbImage | undefined;
+      const pixelCache = new Map<string, Float32Array>();
       const pixels = (cfg: ClipImageConfig) => {
         const key = JSON.stringify(cfg);
         let p = pixelCache.get(key);
-        if (!p) pixelCache.set(key, (p = clipPixelValues(bytes, cfg)));
+        if (!p) pixelCache.set(key, (p = clipPixelValuesFromRgb((rgb ??= toRgb(decoded)), cfg)));
         return p;
       };
       const imageEmbeds = new Map<ClipModelId, Float32Array | Error>();
@@ -246,8 +253,7 @@ export class ScoringEngine {
           continue;
         }
         const tower = await this.tower(id, signal);
-        // An unreadable image is the caller's problem, not a missing metric: let it throw.
-        const px = await pixels(tower.imageConfig);
+        const px = pixels(tower.imageConfig);
         throwIfAborted(signal);
         imageEmbeds.set(id, await tower.embedImage(px));
       }
@@ -276,7 +282,7 @@ export class ScoringEngine {
       if (this.config.enabled.vqascore) {
         try {
           const vqa = await this.vqa(signal);
-          const r = await vqa.score(bytes, prompt.text, signal);
+          const r = await vqa.score(decoded, prompt.text, signal);
           scores.vqascore = { raw: r.raw, value: r.value, model: this.modelNames.get('vqascore') ?? r.model };
         } catch (e) {
           throwIfAborted(signal);

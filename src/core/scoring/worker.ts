@@ -36,7 +36,10 @@ if (parentPort) {
           value = await engine.setPrompt(req.prompt, controller.signal);
           break;
         case 'scoreImage':
-          value = await engine.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), controller.signal);
+          value = await engine.scoreImage(
+            req.image.kind === 'file' ? Buffer.from(req.image.bytes.buffer, req.image.bytes.byteOffset, req.image.bytes.byteLength) : req.image,
+            controller.signal,
+          );
           break;
         case 'describe':
           value = engine.describe();

@@ -2,6 +2,11 @@
 import type { SerializedError } from '../errors';
 import type { ImageScores, MetricId, Precision, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
 
+/** An image crossing to the worker: a file's bytes, or pixels decoded already (transferred, not copied). */
+export type WorkerImage =
+  | { kind: 'file'; bytes: Uint8Array }
+  | { kind: 'pixels'; data: Uint8Array; width: number; height: number; channels: 1 | 2 | 3 | 4 };
+
 export interface ScorerDescription {
   precision: Precision;
   models: Record<MetricId, string | null>;
@@ -9,7 +14,7 @@ export interface ScorerDescription {
 
 export type WorkerRequest =
   | { id: number; method: 'setPrompt'; prompt: string }
-  | { id: number; method: 'scoreImage'; bytes: Uint8Array }
+  | { id: number; method: 'scoreImage'; image: WorkerImage }
   | { id: number; method: 'describe' }
   | { id: number; method: 'cancel'; target: number }
   | { id: number; method: 'dispose' };

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ContactSheetError, throwIfAborted } from '../../errors';
 import type { Logger } from '../../log';
+import type { DecodedImage } from '../imageDecode';
 import { createSession, ort, type SessionSettings } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from '../../models/float16';
@@ -140,10 +141,11 @@ export class VqaScorer {
     return this.tokenizer.encode(vqaPromptText(prompt, this.config.imageSeqLen)).ids;
   }
 
-  async score(imageBytes: Buffer, prompt: string, signal?: AbortSignal): Promise<VqaScore> {
+  /** Scores an image file, or pixels already decoded (then nothing is decoded again). */
+  async score(image: Buffer | DecodedImage, prompt: string, signal?: AbortSignal): Promise<VqaScore> {
     if (this.disposed) throw new ContactSheetError('internal', 'VqaScorer.score called after dispose().');
     throwIfAborted(signal);
-    const pixels = await idefics3Preprocess(imageBytes, this.config.preprocess, this.resize);
+    const pixels = await idefics3Preprocess(image, this.config.preprocess, this.resize);
     throwIfAborted(signal);
     const ids = this.promptTokenIds(prompt);
     const imageFeatures = await this.encodeImage(pixels.pixelValues, pixels.pixelAttentionMask, pixels.imageSize);
