@@ -38,6 +38,13 @@ export interface ChildArgs {
   quick: boolean;
 }
 
+export interface TimedItem {
+  what: 'prompt' | 'image';
+  ms: number;
+  flops: number;
+  rate: number;
+}
+
 export interface ChildResult {
   mode: ChildMode;
   precision: Precision;
@@ -58,6 +65,10 @@ export interface ChildResult {
   rates?: number[];
   /** Rate of the run's precision with onnxruntime's weight pre-packing off (the trade-off it buys). */
   noPrepackRate?: number;
+  /** warm: each timed item with its FLOPs and the rate probed right before it. */
+  items?: TimedItem[];
+  /** warm: VQAScore's time ÷ the three metrics' time, image by image. */
+  vqaRatios?: number[];
   peakRssBytes: number;
   loadAverage: number[];
 }
@@ -198,40 +209,52 @@ async function child(a: ChildArgs): Promise<ChildResult> {
     }
   }
 
-  // warm: rates probed right before each timed item, on the same cores, in this process.
+  // warm: the rate is probed right before each timed item (the prompt, then each image), on the
+  // same cores, in this process; VQAScore alone scores each image right after the three metrics
+  // did, so a burst of load elsewhere hits both sides of that ratio alike.
+  const archs = clipArchitectures(a.quick);
   const probe = await MatMulProbe.create(a.precision, 0);
   const rates: number[] = [await probe.rate(15)];
-  const sample = async () => void rates.push(await probe.rate(3));
+  const sample = async () => {
+    const r = await probe.rate(3);
+    rates.push(r);
+    return r;
+  };
   const three = createScorer(config(a, THREE), { inProcess: true });
-  let threeMs: number;
+  const vqa = createScorer(config(a, VQA_ONLY), { inProcess: true });
+  const items: TimedItem[] = [];
+  const vqaItems: number[] = [];
   let promptTokens: number;
   try {
-    await three.setPrompt(BENCH_PROMPT);
+    await Promise.all([three.setPrompt(BENCH_PROMPT), vqa.setPrompt(BENCH_PROMPT)]);
     await three.scoreImage(warmUpImage);
-    await sample();
-    const p0 = performance.now();
+    await vqa.scoreImage(warmUpImage);
+    let rate = await sample();
+    let t0 = performance.now();
     promptTokens = Math.min((await three.setPrompt(BENCH_PROMPT)).tokenCount, 77);
-    threeMs = performance.now() - p0 + (await scoreAll(three, images, sample));
+    items.push({ what: 'prompt', ms: performance.now() - t0, flops: runFlops(archs, 0, promptTokens), rate });
+    for (const img of images) {
+      rate = await sample();
+      t0 = performance.now();
+      await three.scoreImage(img);
+      items.push({ what: 'image', ms: performance.now() - t0, flops: runFlops(archs, 1, 0) - runFlops(archs, 0, 0), rate });
+      t0 = performance.now();
+      await vqa.scoreImage(img);
+      vqaItems.push(performance.now() - t0);
+    }
   } finally {
-    await three.dispose();
+    await Promise.all([three.dispose(), vqa.dispose()]);
   }
   rates.push(await probe.rate(15));
-  const vqa = createScorer(config(a, VQA_ONLY), { inProcess: true });
-  let vqaMs: number;
-  try {
-    await vqa.setPrompt(BENCH_PROMPT);
-    await vqa.scoreImage(warmUpImage);
-    vqaMs = await scoreAll(vqa, images);
-  } finally {
-    await vqa.dispose();
-  }
   await probe.release();
   const noPrepack = await MatMulProbe.create(a.precision, 0, { disable_prepacking: '1' });
   const withPrepack = await MatMulProbe.create(a.precision, 0);
   const noPrepackRate = (await noPrepack.rate(15)) / (await withPrepack.rate(15));
   await Promise.all([noPrepack.release(), withPrepack.release()]);
-  const flops = runFlops(clipArchitectures(a.quick), a.images, promptTokens);
-  return finish({ threeMs, vqaMs, promptTokens, flops, rates, noPrepackRate });
+  const threeMs = items.reduce((sum, i) => sum + i.ms, 0);
+  const vqaMs = vqaItems.reduce((sum, ms) => sum + ms, 0);
+  const vqaRatios = vqaItems.map((ms, i) => ms / items[i + 1]!.ms);
+  return finish({ threeMs, vqaMs, vqaRatios, items, promptTokens, flops: runFlops(archs, a.images, promptTokens), rates, noPrepackRate });
 }
 
 /** Runs one measurement in a fresh process (this file with --child). */
@@ -269,6 +292,9 @@ export async function folderBytes(dir: string): Promise<number> {
 }
 
 export const medianRate = (r: ChildResult): number => median(r.rates ?? [NaN]);
+
+/** Each item's time ÷ its FLOP limit at the rate probed just before it. */
+export const itemRatios = (r: ChildResult): number[] => (r.items ?? []).map((i) => i.ms / ((i.flops / i.rate) * 1000));
 
 if (require.main === module && process.argv.includes('--child')) {
   const arg = (name: string) => process.argv[process.argv.indexOf(`--${name}`) + 1]!;

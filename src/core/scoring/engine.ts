@@ -203,9 +203,12 @@ export class ScoringEngine {
       if (this.config.enabled.vqascore) void this.vqa(signal).catch(() => undefined);
       const textEmbeds = new Map<ClipModelId, Float32Array | Error>();
       let info: PromptScoringInfo | undefined;
-      for (const id of this.clipModelsNeeded()) {
+      const ids = this.clipModelsNeeded();
+      // Both towers get ready at once: one's loading overlaps the other's (cold start).
+      const towers = ids.map((id) => this.tower(id, signal));
+      for (const [i, id] of ids.entries()) {
         try {
-          const tower = await this.tower(id, signal);
+          const tower = await towers[i]!;
           const enc = tower.encodePrompt(text);
           info ??= { scoredText: enc.scoredText, truncated: enc.truncated, tokenCount: enc.tokenCount };
           textEmbeds.set(id, await this.serial(() => tower.embedText(enc.ids)));

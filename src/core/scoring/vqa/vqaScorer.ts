@@ -116,15 +116,14 @@ export class VqaScorer {
     };
     const open = (graph: SmolVlmGraph, precision: SmolVlmVariant['vision']) =>
       openSession(join(modelDir, smolVlmOnnxPath(graph, precision)), { ...settings, probeFeeds: probes[graph] });
-    const vision = await open('vision_encoder', variant.vision);
-    const embed = await open('embed_tokens', variant.embed).catch(async (e) => {
-      await vision.release();
-      throw e;
-    });
-    const decoder = await open('decoder_model_merged', variant.decoder).catch(async (e) => {
-      await Promise.all([vision.release(), embed.release()]);
-      throw e;
-    });
+    // The three graphs load at once (their loads overlap); if one fails, the others are released.
+    const opened = await Promise.allSettled([open('vision_encoder', variant.vision), open('embed_tokens', variant.embed), open('decoder_model_merged', variant.decoder)]);
+    const failure = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) {
+      await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.release() : undefined)));
+      throw failure.reason;
+    }
+    const [vision, embed, decoder] = opened.map((o) => (o as PromiseFulfilledResult<InferenceSession>).value) as [InferenceSession, InferenceSession, InferenceSession];
     const sessions = { vision, embed, decoder };
     try {
       const layout = decoderLayoutOf(decoder, config);
