@@ -91,8 +91,7 @@ export class ClipTower {
    */
   async preload(): Promise<void> {
     if (this.options.lowMemory) return;
-    await this.text();
-    await this.vision();
+    await Promise.all([this.text(), this.vision()]);
   }
 
   private text(): Promise<InferenceSession> {

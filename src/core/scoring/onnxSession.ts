@@ -4,7 +4,7 @@
  *
  * On the CPU provider a session can keep onnxruntime's optimized graph with its pre-packed
  * weights on disk (optimizedGraphCache.ts): the first load pays for packing once and saves the
- * result; later loads map it (cold start: FACTS.md / README "Performance").
+ * result; later loads map it (README, "Performance").
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ContactSheetError } from '../errors';
