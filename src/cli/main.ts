@@ -17,7 +17,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Subcommand }> =
   generate: { summary: 'Generate, score and rank image variations of a prompt file', load: () => (require('./commands/generate') as typeof import('./commands/generate')).generate },
   resume: { summary: 'Finish an interrupted run without paying twice', load: () => (require('./commands/resume') as typeof import('./commands/resume')).resume },
   score: { summary: 'Score existing images against a prompt', load: () => (require('./commands/score') as typeof import('./commands/score')).score },
-  models: { summary: 'List, download or verify the scoring models (list|pull|verify)', load: () => (require('./commands/models') as typeof import('./commands/models')).models },
+  models: { summary: 'List, download or verify the scoring models, or check int8 against fp32 (list|pull|verify|check-precision)', load: () => (require('./commands/models') as typeof import('./commands/models')).models },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -151,6 +151,6 @@ describe('contact-sheet models (CLI)', () => {
     assert.equal((await run(['list', '--bogus'])).code, 2);
     const c = capture();
     assert.equal(await runModels(['--help'], c.io), 0);
-    assert.match(c.out.join('\n'), /models <list\|pull\|verify>/);
+    assert.match(c.out.join('\n'), /models <list\|pull\|verify\|check-precision>/);
   });
 });

@@ -8,7 +8,7 @@ import {
   clipPixelValues,
   resizeShortSideAndCrop,
 } from '../../src/core/scoring/clipPreprocess';
-import { decodeRgb } from '../../src/core/scoring/imageDecode';
+import { decodeRgb } from '../../src/core/imageDecode';
 import { pillowBicubicResize } from '../../src/core/scoring/pillowResample';
 import { ContactSheetError } from '../../src/shared/errors';
 

@@ -15,7 +15,7 @@ import type { GenerationTrace } from '../../src/core/run/trace';
 import { startFakeReplicate, type FakeReplicate } from '../../src/sandbox/fakeReplicate/server';
 import { isContactSheetError } from '../../src/shared/errors';
 import { checkSchema, TRACE_SPEC } from '../support/runSchema';
-import { inProcessScorer } from '../support/inProcessScorer';
+import { inProcessScorer } from '../../src/sandbox/inProcessScorer';
 
 describe('disk full (a real 2 MB tmpfs)', function () {
   this.timeout(120_000);

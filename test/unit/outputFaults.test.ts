@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { createEngine } from '../../src/core/engine';
 import { startFakeReplicate, type FakeReplicate } from '../../src/sandbox/fakeReplicate/server';
-import { inProcessScorer } from '../support/inProcessScorer';
+import { inProcessScorer } from '../../src/sandbox/inProcessScorer';
 import { checkSchema, TRACE_SPEC } from '../support/runSchema';
 
 describe('corrupt, truncated and expired outputs in a run', function () {

@@ -21,7 +21,7 @@ import { startHubServer, type HubServer } from '../../src/sandbox/hub/server';
 import { makeTinyModels } from '../../src/sandbox/tinyModels/makeTinyModels';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
 import { cosineSimilarity } from '../../src/sandbox/cosineSimilarity';
-import { inProcessScorer } from '../support/inProcessScorer';
+import { inProcessScorer } from '../../src/sandbox/inProcessScorer';
 import { makeFakeImage } from '../../src/sandbox/fakeReplicate/fakeImages';
 
 const PROMPT = 'a red fox sitting in fresh snow at dawn';

@@ -1,6 +1,7 @@
 /**
  * `contact-sheet models list|pull [ids…]|verify [ids…]` — the model store from the command line:
- * what is on disk, fetch what is missing (resumable, verified), re-hash what is there.
+ * what is on disk, fetch what is missing (resumable, verified), re-hash what is there; and
+ * `models check-precision` (modelsCheckPrecision.ts), int8 against fp32 on the user's images.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,12 +12,14 @@ import { loadManifest, ModelStore, type ModelStatus } from '../../core/models/st
 import type { ScorerProgress } from '../../core/scoring/types';
 import type { CliIO, Subcommand } from '../io';
 import { formatError } from '../formatError';
+import { checkPrecision } from './modelsCheckPrecision';
 
-const HELP = `Usage: contact-sheet models <list|pull|verify> [model ids…] [options]
+const HELP = `Usage: contact-sheet models <list|pull|verify|check-precision> [model ids…] [options]
 
   list              Show each scoring model: state, download size, license
   pull [ids…]       Download missing files (all models by default); resumes, verifies sha256
   verify [ids…]     Re-hash the files on disk against the manifest (no network)
+  check-precision   How far int8 moves the scores of your images from fp32 (see its --help)
 
 Options:
   --models-dir DIR     Model cache (default: $CONTACT_SHEET_MODELS_DIR, else $XDG_CACHE_HOME/contact-sheet/models, ~/.cache/… without it)
@@ -40,6 +43,7 @@ interface ModelsArgs {
 const PROGRESS_EVERY_MS = 1000;
 
 export const models: Subcommand = async (argv, io) => {
+  if (argv[0] === 'check-precision') return checkPrecision(argv.slice(1), io);
   if (argv.includes('-h') || argv.includes('--help')) {
     io.stdout(HELP);
     return 0;

@@ -276,6 +276,7 @@ class Generation {
       version: final.version ?? ref.version ?? null,
       prediction_id: final.id,
       bytes: file.bytes,
+      pixels: file.pixels,
       content_type: file.contentType,
       input: sentInput ?? final.input ?? {},
       created_at: final.created_at ?? null,

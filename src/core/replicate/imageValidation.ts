@@ -1,10 +1,12 @@
 /**
  * Checks that downloaded output bytes are an image we can use: known magic bytes, a plausible
  * content type, and a full decode by sharp (a truncated or corrupt file fails here, not later
- * in scoring where the cause would be unclear).
+ * in scoring where the cause would be unclear). The decoded pixels are kept: nothing decodes
+ * the image again.
  */
 import sharp from 'sharp';
 import { ContactSheetError } from '../../shared/errors';
+import { decodeImage, type DecodedImage } from '../imageDecode';
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp' | 'gif';
 
@@ -34,6 +36,8 @@ export interface ValidatedImage {
   height: number;
   /** Canonical content type derived from the bytes. */
   contentType: string;
+  /** The full decode that proved the file whole, in sRGB: the run writes and scores these pixels. */
+  pixels: DecodedImage;
 }
 
 export async function validateImageBytes(bytes: Buffer, source: string): Promise<ValidatedImage> {
@@ -48,11 +52,13 @@ export async function validateImageBytes(bytes: Buffer, source: string): Promise
   try {
     const meta = await sharp(bytes).metadata();
     if (!meta.width || !meta.height) throw invalid('it has no dimensions');
-    // A full decode catches truncation and corrupt data that a header read does not.
-    await sharp(bytes, { failOn: 'error' }).raw().toBuffer();
-    return { format, width: meta.width, height: meta.height, contentType: `image/${format}` };
+    // A full decode catches truncation and corrupt data that a header read does not; it is the
+    // image's only decode (the PNG written and both scorers' preprocessing start from it).
+    const pixels = await decodeImage(bytes, 'srgb');
+    return { format, width: meta.width, height: meta.height, contentType: `image/${format}`, pixels };
   } catch (e) {
-    if (e instanceof ContactSheetError) throw e;
-    throw invalid(`it does not decode (${e instanceof Error ? e.message : String(e)})`, e);
+    if (e instanceof ContactSheetError && e.code !== 'image-unreadable') throw e;
+    const why = e instanceof ContactSheetError && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
+    throw invalid(`it does not decode (${why})`, e);
   }
 }

@@ -4,6 +4,7 @@
  * a byte cap so a huge or endless response is cut off, then validated as an image.
  */
 import { ContactSheetError, isAbortError } from '../../shared/errors';
+import type { DecodedImage } from '../imageDecode';
 import { validateImageBytes, isAcceptableImageContentType, type ImageFormat } from './imageValidation';
 import { backoffDelayMs, serverRequestedDelayMs, type RetryPolicy } from './retryPolicy';
 import type { ApiCallRecord } from './types';
@@ -15,6 +16,8 @@ export interface DownloadedOutput {
   format: ImageFormat;
   width: number;
   height: number;
+  /** Decoded once while validating (sRGB, 8-bit). */
+  pixels: DecodedImage;
 }
 
 export interface DownloadOptions {
@@ -74,7 +77,7 @@ export async function downloadOutputBytes(url: string, opts: DownloadOptions): P
         }
         const bytes = await readCapped(res, opts.maxBytes, shown);
         const image = await validateImageBytes(bytes, shown);
-        return { bytes, contentType: image.contentType, format: image.format, width: image.width, height: image.height };
+        return { bytes, contentType: image.contentType, format: image.format, width: image.width, height: image.height, pixels: image.pixels };
       }
     } catch (e) {
       if (opts.signal?.aborted) throw canceled();

@@ -4,6 +4,7 @@
  */
 import type { AspectRatio } from '../../shared/aspectRatios';
 import type { SerializedError } from '../../shared/errors';
+import type { DecodedImage } from '../imageDecode';
 
 export { ASPECT_RATIOS, type AspectRatio } from '../../shared/aspectRatios';
 
@@ -117,6 +118,8 @@ export interface GeneratedImage {
   prediction_id: string;
   /** The raw bytes as downloaded (any format; the run converts to PNG). */
   bytes: Buffer;
+  /** The bytes decoded (sRGB, 8-bit) when they were validated; absent: not decoded yet. */
+  pixels?: DecodedImage;
   content_type: string;
   /** The input sent to Replicate (prompt text included; no secrets). */
   input: Record<string, unknown>;

@@ -1,7 +1,8 @@
 /**
- * The per-image half of a run: each generated image is converted to PNG, written under its
- * provisional name, recorded in the trace and queued for scoring, one image at a time, as soon as
- * it arrives; a score updates the trace and the provisional ranking at once.
+ * The per-image half of a run: each generated image is written as PNG (encoded from the pixels
+ * decoded when its download was validated) under its provisional name, recorded in the trace and
+ * queued for scoring, one image at a time, as soon as it arrives; a score updates the trace and
+ * the provisional ranking at once. Each image is decoded once: saving and scoring share it.
  */
 import sharp from 'sharp';
 import { ContactSheetError, toContactSheetError, type SerializedError } from '../../shared/errors';
@@ -10,6 +11,7 @@ import type { RunFolder } from './output';
 import { overallScore } from './rank';
 import type { GeneratedImage } from '../replicate/types';
 import { provisionalRanking } from './runRanking';
+import { decodeImage, encodePng, type DecodedImage } from '../imageDecode';
 import type { Scorer } from '../scoring/scorer';
 import type { ImageScores } from '../scoring/types';
 import { costTotals, type GenerationTrace, type TraceImage, type TraceWriter } from './trace';
@@ -88,11 +90,14 @@ export class RunImages {
     });
     trace.costs = costTotals(trace.images, trace.costs.estimate);
     let png: Buffer;
+    let pixels: DecodedImage;
     try {
-      const out = await sharp(generated.bytes).png().toBuffer({ resolveWithObject: true });
-      png = out.data;
-      img.width = out.info.width;
-      img.height = out.info.height;
+      // The download was decoded once when it was validated; the PNG is encoded from those
+      // pixels and scoring starts from them too (nothing decodes the image a second time).
+      pixels = generated.pixels ?? (await decodeImage(generated.bytes, 'srgb'));
+      png = await encodePng(pixels);
+      img.width = pixels.width;
+      img.height = pixels.height;
     } catch (e) {
       const message = `Image ${generated.index + 1} (prediction ${generated.prediction_id}) could not be decoded: ${(e as Error).message}`;
       this.fail(img, 'save', new ContactSheetError('output-invalid', message).toJSON());
@@ -105,7 +110,7 @@ export class RunImages {
     await this.ctx.writer.save();
     await this.announce(img, img.pending_file, false);
     this.ctx.emit({ type: 'cost', cost_so_far: this.costSoFar() });
-    this.score(img, png);
+    this.score(img, pixels);
   }
 
   /** An image already on disk when a run resumes: shown again, scored if it is not yet. */
@@ -135,13 +140,13 @@ export class RunImages {
   }
 
   /** Queues one image for scoring; images are scored one at a time, in arrival order. */
-  private score(img: TraceImage, png: Buffer): void {
-    const task = this.scoreChain.then(() => this.scoreNow(img, png));
+  private score(img: TraceImage, image: Buffer | DecodedImage): void {
+    const task = this.scoreChain.then(() => this.scoreNow(img, image));
     this.scoreChain = task.catch(() => undefined);
     this.tasks.push(task);
   }
 
-  private async scoreNow(img: TraceImage, png: Buffer): Promise<void> {
+  private async scoreNow(img: TraceImage, image: Buffer | DecodedImage): Promise<void> {
     const { trace, signal } = this.ctx;
     const state = await this.scorerReady;
     if (!state.ok) {
@@ -154,7 +159,7 @@ export class RunImages {
     try {
       // Not canceled mid-image: one image takes at most about a second, and stopping the
       // worker's ONNX run halfway is not safe; no further image is started after a cancel.
-      scores = await this.scorer.scoreImage(png);
+      scores = await this.scorer.scoreImage(image);
     } catch (e) {
       const err = toContactSheetError(e, 'scoring-failed');
       if (err.code === 'canceled') return;

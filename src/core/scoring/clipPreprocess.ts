@@ -6,7 +6,7 @@
  * float32 → channels first. Parameters come from the model's preprocessor_config.json.
  */
 import { ContactSheetError, throwIfAborted } from '../../shared/errors';
-import { decodeRgb, type RgbImage } from './imageDecode';
+import { decodeRgb, type RgbImage } from '../imageDecode';
 import { pillowBicubicResize, type ResizeWindow } from './pillowResample';
 
 export interface ClipImageConfig {
@@ -72,13 +72,17 @@ export function resizeShortSideAndCrop(rgb: RgbImage, cfg: ClipImageConfig): Uin
   return resizeAndCrop(rgb, cfg).data;
 }
 
-/** pixel_values for one image: float32 NCHW with N = 1 (length 3 · H · W). */
+/** pixel_values for one image file: float32 NCHW with N = 1 (length 3 · H · W). */
 export async function clipPixelValues(bytes: Buffer, cfg: ClipImageConfig, signal?: AbortSignal): Promise<Float32Array> {
   throwIfAborted(signal);
   const rgb = await decodeRgb(bytes);
   throwIfAborted(signal);
-  const crop = resizeAndCrop(rgb, cfg);
-  return toNormalizedChw(crop, cfg);
+  return clipPixelValuesFromRgb(rgb, cfg);
+}
+
+/** pixel_values from pixels already decoded (and converted as PIL's convert("RGB")). */
+export function clipPixelValuesFromRgb(rgb: RgbImage, cfg: ClipImageConfig): Float32Array {
+  return toNormalizedChw(resizeAndCrop(rgb, cfg), cfg);
 }
 
 interface SizedRgb {

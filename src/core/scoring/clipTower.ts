@@ -1,11 +1,13 @@
 /**
  * One CLIP model (PickScore's ViT-H/14 or OpenAI's ViT-L/14) as the scorer uses it: converted
  * ONNX text and vision towers, the model's own tokenizer and image preprocessing.
- * Towers load on first use; with `lowMemory` each is released right after it runs.
+ * Towers load on first use (or all at once with `preload`); with `lowMemory` each is released
+ * right after it runs. Sessions keep onnxruntime's optimized graphs with pre-packed weights in
+ * `<onnxDir>/optimized/`, so a re-conversion (which replaces onnxDir) also drops them.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { InferenceSession } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ContactSheetError } from '../../shared/errors';
 import type { ClipOnnxInfo } from '../models/convert/clipOnnx';
 import { clipImageConfigFromPreprocessorJson, type ClipImageConfig } from './clipPreprocess';
@@ -23,6 +25,9 @@ export interface ClipTowerOptions {
   lowMemory: boolean;
 }
 
+/** Folder inside the conversion output holding onnxruntime's optimized graphs. */
+export const OPTIMIZED_CACHE_FOLDER = 'optimized';
+
 export interface EncodedPrompt {
   ids: BigInt64Array;
   scoredText: string;
@@ -31,8 +36,9 @@ export interface EncodedPrompt {
 }
 
 export class ClipTower {
-  private textSession: InferenceSession | undefined;
-  private visionSession: InferenceSession | undefined;
+  /** Promises, so that a preload and a first use running at once open one session, not two. */
+  private textSession: Promise<InferenceSession> | undefined;
+  private visionSession: Promise<InferenceSession> | undefined;
 
   private constructor(
     private readonly options: ClipTowerOptions,
@@ -54,6 +60,21 @@ export class ClipTower {
     return new ClipTower(options, tokenizer, clipImageConfigFromPreprocessorJson(preprocessorJson));
   }
 
+  /** Session settings for one of the graphs, with the optimized-graph cache and its probe inputs. */
+  private sessionSettings(probe: () => Record<string, Tensor>): SessionSettings {
+    const s = this.options.session;
+    return { ...s, optimizedCacheDir: s.optimizedCacheDir ?? join(this.options.onnxDir, OPTIMIZED_CACHE_FOLDER), probeFeeds: probe };
+  }
+
+  private textFeeds(ids: BigInt64Array): Record<string, Tensor> {
+    return { [this.options.info.text.input]: new (ort().Tensor)('int64', ids, [1, ids.length]) };
+  }
+
+  private visionFeeds(pixels: Float32Array): Record<string, Tensor> {
+    const size = this.imageConfig;
+    return { [this.options.info.vision.input]: new (ort().Tensor)('float32', pixels, [1, 3, size.cropHeight, size.cropWidth]) };
+  }
+
   /** exp(logit_scale) of the checkpoint: the factor PickScore multiplies the cosine by. */
   get logitScale(): number {
     return this.options.info.logit_scale;
@@ -64,14 +85,48 @@ export class ClipTower {
     return { ids: enc.ids, scoredText: enc.scoredText, truncated: enc.truncated, tokenCount: enc.tokenCount };
   }
 
+  /**
+   * Opens both sessions now (not on first use), so that loading overlaps whatever the caller
+   * does meanwhile (generation). Nothing to do in low-memory mode, which opens each when it runs.
+   */
+  async preload(): Promise<void> {
+    if (this.options.lowMemory) return;
+    await Promise.all([this.text(), this.vision()]);
+  }
+
+  private text(): Promise<InferenceSession> {
+    if (!this.textSession) {
+      const p = this.open(this.options.info.text.file);
+      this.textSession = p;
+      // A failed open is forgotten, so the next use tries again instead of failing forever.
+      p.catch(() => this.textSession === p && (this.textSession = undefined));
+    }
+    return this.textSession;
+  }
+
+  private vision(): Promise<InferenceSession> {
+    if (!this.visionSession) {
+      const p = this.open(this.options.info.vision.file);
+      this.visionSession = p;
+      p.catch(() => this.visionSession === p && (this.visionSession = undefined));
+    }
+    return this.visionSession;
+  }
+
+  private open(file: string): Promise<InferenceSession> {
+    const probe =
+      file === this.options.info.text.file
+        ? () => this.textFeeds(this.encodePrompt('a photograph of a lighthouse at dusk').ids)
+        : () => this.visionFeeds(Float32Array.from({ length: 3 * this.imageConfig.cropHeight * this.imageConfig.cropWidth }, (_, i) => Math.sin(i * 0.01)));
+    return createSession(join(this.options.onnxDir, file), this.sessionSettings(probe));
+  }
+
   /** L2-normalised text embedding of an encoded prompt. */
   async embedText(ids: BigInt64Array): Promise<Float32Array> {
-    const t = this.options.info.text;
-    const session = (this.textSession ??= await createSession(join(this.options.onnxDir, t.file), this.options.session));
+    const session = await this.text();
     try {
-      const feeds = { [t.input]: new (ort().Tensor)('int64', ids, [1, ids.length]) };
-      const out = await session.run(feeds);
-      return l2Normalize(out[t.output].data as Float32Array);
+      const out = await session.run(this.textFeeds(ids));
+      return l2Normalize(out[this.options.info.text.output].data as Float32Array);
     } finally {
       if (this.options.lowMemory) await this.releaseText();
     }
@@ -79,13 +134,10 @@ export class ClipTower {
 
   /** L2-normalised image embedding of preprocessed pixel values (NCHW, one image). */
   async embedImage(pixels: Float32Array): Promise<Float32Array> {
-    const v = this.options.info.vision;
-    const session = (this.visionSession ??= await createSession(join(this.options.onnxDir, v.file), this.options.session));
+    const session = await this.vision();
     try {
-      const size = this.imageConfig;
-      const feeds = { [v.input]: new (ort().Tensor)('float32', pixels, [1, 3, size.cropHeight, size.cropWidth]) };
-      const out = await session.run(feeds);
-      return l2Normalize(out[v.output].data as Float32Array);
+      const out = await session.run(this.visionFeeds(pixels));
+      return l2Normalize(out[this.options.info.vision.output].data as Float32Array);
     } finally {
       if (this.options.lowMemory) await this.releaseVision();
     }
@@ -94,13 +146,13 @@ export class ClipTower {
   private async releaseText(): Promise<void> {
     const s = this.textSession;
     this.textSession = undefined;
-    await s?.release();
+    await (await s?.catch(() => undefined))?.release();
   }
 
   private async releaseVision(): Promise<void> {
     const s = this.visionSession;
     this.visionSession = undefined;
-    await s?.release();
+    await (await s?.catch(() => undefined))?.release();
   }
 
   async dispose(): Promise<void> {

@@ -14,7 +14,7 @@
  * to the same region of the full resize, and the horizontal pass need only run over the input
  * rows the window's vertical coefficients touch.
  */
-import type { RgbImage } from './imageDecode';
+import type { RgbImage } from '../imageDecode';
 
 export type PillowFilter = 'lanczos' | 'bicubic' | 'bilinear';
 

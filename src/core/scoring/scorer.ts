@@ -10,7 +10,8 @@ import { MessageEndpoint } from '../../shared/messageEndpoint';
 import { ContactSheetError } from '../../shared/errors';
 import { silentLogger, type Logger } from '../log';
 import type { ImageScores, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
-import type { NoRequests, ScorerDescription, ScoringWorkerEvent, ScoringWorkerRequests, WorkerData } from './workerProtocol';
+import { isDecodedImage, type DecodedImage } from '../imageDecode';
+import type { NoRequests, ScorerDescription, ScoringWorkerEvent, ScoringWorkerRequests, WorkerData, WorkerImage } from './workerProtocol';
 
 export type { ScorerDescription } from './workerProtocol';
 
@@ -20,8 +21,11 @@ export interface Scorer {
    * (download, conversion, load) so that this overlaps generation. Call it at run start.
    */
   setPrompt(prompt: string, signal?: AbortSignal): Promise<PromptScoringInfo>;
-  /** Scores one image (any format sharp reads) against the prompt. */
-  scoreImage(image: Buffer, signal?: AbortSignal): Promise<ImageScores>;
+  /**
+   * Scores one image against the prompt: a file's bytes (any format sharp reads) or pixels the
+   * caller decoded already (the run does, so each image is decoded once).
+   */
+  scoreImage(image: Buffer | DecodedImage, signal?: AbortSignal): Promise<ImageScores>;
   describe(): Promise<ScorerDescription>;
   dispose(): Promise<void>;
 }
@@ -118,11 +122,15 @@ class WorkerScorer implements Scorer {
     return this.call({ type: 'scoring/setPrompt', prompt }, signal);
   }
 
-  scoreImage(image: Buffer, signal?: AbortSignal): Promise<ImageScores> {
-    // Copy into a transferable buffer: the caller keeps its own bytes (it writes them to disk).
-    const copy = new Uint8Array(image.byteLength);
-    copy.set(image);
-    return this.call({ type: 'scoring/scoreImage', bytes: copy }, signal, [copy.buffer]);
+  scoreImage(image: Buffer | DecodedImage, signal?: AbortSignal): Promise<ImageScores> {
+    // Copy into a transferable buffer: the caller keeps its own bytes or pixels.
+    const source = isDecodedImage(image) ? image.data : image;
+    const copy = new Uint8Array(source.byteLength);
+    copy.set(source);
+    const payload: WorkerImage = isDecodedImage(image)
+      ? { kind: 'pixels', data: copy, width: image.width, height: image.height, channels: image.channels }
+      : { kind: 'file', bytes: copy };
+    return this.call({ type: 'scoring/scoreImage', image: payload }, signal, [copy.buffer]);
   }
 
   describe(): Promise<ScorerDescription> {

@@ -14,7 +14,8 @@ import { ensureClipOnnx } from '../models/convert/clipOnnx';
 import type { Manifest, ManifestModel } from '../models/manifest';
 import { aestheticToPercent, loadAestheticHead, type AestheticHead } from '../models/aestheticHead';
 import { loadManifest, ModelStore } from '../models/store';
-import { clipPixelValues, type ClipImageConfig } from './clipPreprocess';
+import { clipPixelValuesFromRgb, type ClipImageConfig } from './clipPreprocess';
+import { decodeImage, isDecodedImage, toRgb, type DecodedImage, type RgbImage } from '../imageDecode';
 import { ClipTower } from './clipTower';
 import { clipScore, dot, pickScore } from './metricMath';
 import type { SessionSettings } from './onnxSession';
@@ -66,7 +67,7 @@ export class ScoringSession {
   }
 
   private get session(): SessionSettings {
-    return { executionProviders: this.config.executionProviders, intraOpNumThreads: this.config.intraOpNumThreads };
+    return { executionProviders: this.config.executionProviders, intraOpNumThreads: this.config.intraOpNumThreads, logger: this.logger };
   }
 
   /** Runs `task` after every task queued before it (ONNX work is serialised). */
@@ -128,6 +129,8 @@ export class ScoringSession {
         });
         this.onProgress({ type: 'load', model: id, precision: this.config.precision });
         const tower = await ClipTower.open({ filesDir, onnxDir, info, session: this.session, lowMemory: this.config.lowMemory });
+        // Sessions open now, while the run's first predictions are generating, not at the first image.
+        await tower.preload();
         await this.describeModel(id, this.config.precision);
         this.onProgress({ type: 'ready', model: id, loadMs: Date.now() - started });
         return tower;
@@ -160,7 +163,13 @@ export class ScoringSession {
         const m = await this.manifestModel('vqascore');
         const dir = await this.modelFiles('vqascore', signal);
         const variant = typeof m.options?.variant === 'string' ? m.options.variant : undefined;
-        const scorer = await VqaScorer.load(dir, { variant, intraOpNumThreads: this.config.intraOpNumThreads, executionProviders: this.config.executionProviders });
+        const scorer = await VqaScorer.load(dir, {
+          variant,
+          intraOpNumThreads: this.config.intraOpNumThreads,
+          executionProviders: this.config.executionProviders,
+          optimizedCacheDir: join(this.config.modelsDir, 'vqascore', 'optimized'),
+          logger: this.logger,
+        });
         this.modelNames.set('vqascore', `${m.name} — ${scorer.modelName}`);
         this.onProgress({ type: 'ready', model: 'vqascore', loadMs: Date.now() - started });
         return scorer;
@@ -196,9 +205,12 @@ export class ScoringSession {
       if (this.config.enabled.vqascore) void this.vqa(signal).catch(() => undefined);
       const textEmbeds = new Map<ClipModelId, Float32Array | Error>();
       let info: PromptScoringInfo | undefined;
-      for (const id of this.clipModelsNeeded()) {
+      const ids = this.clipModelsNeeded();
+      // Both towers get ready at once: one's loading overlaps the other's (cold start).
+      const towers = ids.map((id) => this.tower(id, signal));
+      for (const [i, id] of ids.entries()) {
         try {
-          const tower = await this.tower(id, signal);
+          const tower = await towers[i]!;
           const enc = tower.encodePrompt(text);
           info ??= { scoredText: enc.scoredText, truncated: enc.truncated, tokenCount: enc.tokenCount };
           textEmbeds.set(id, await this.serial(() => tower.embedText(enc.ids)));
@@ -213,17 +225,20 @@ export class ScoringSession {
     return state.then((s) => s.info);
   }
 
-  /** Scores one image against the prompt set by setPrompt. */
-  scoreImage(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
+  /**
+   * Scores one image against the prompt set by setPrompt: an image file (decoded here, once) or
+   * pixels the caller already decoded. CLIP's and VQAScore's preprocessing share that decode.
+   */
+  scoreImage(image: Buffer | DecodedImage, signal?: AbortSignal): Promise<ImageScores> {
     // Known to dispose from this moment on, before it waits for the prompt and joins the queue.
-    const work = this.scoreAfterPrompt(bytes, signal);
+    const work = this.scoreAfterPrompt(image, signal);
     this.scoresInFlight.add(work);
     const forget = () => void this.scoresInFlight.delete(work);
     work.then(forget, forget);
     return work;
   }
 
-  private async scoreAfterPrompt(bytes: Buffer, signal?: AbortSignal): Promise<ImageScores> {
+  private async scoreAfterPrompt(image: Buffer | DecodedImage, signal?: AbortSignal): Promise<ImageScores> {
     if (!this.prompt) throw new ContactSheetError('internal', 'scoreImage called before setPrompt.');
     const prompt = await this.prompt;
     return this.serial(async () => {
@@ -234,11 +249,14 @@ export class ScoringSession {
         aesthetic: this.disabledOr('aesthetic'),
         vqascore: this.disabledOr('vqascore'),
       };
-      const pixelCache = new Map<string, Promise<Float32Array>>();
+      // An unreadable image is the caller's problem, not a missing metric: let it throw.
+      const decoded = isDecodedImage(image) ? image : await decodeImage(image);
+      let rgb: RgbImage | undefined;
+      const pixelCache = new Map<string, Float32Array>();
       const pixels = (cfg: ClipImageConfig) => {
         const key = JSON.stringify(cfg);
         let p = pixelCache.get(key);
-        if (!p) pixelCache.set(key, (p = clipPixelValues(bytes, cfg)));
+        if (!p) pixelCache.set(key, (p = clipPixelValuesFromRgb((rgb ??= toRgb(decoded)), cfg)));
         return p;
       };
       const imageEmbeds = new Map<ClipModelId, Float32Array | Error>();
@@ -249,8 +267,7 @@ export class ScoringSession {
           continue;
         }
         const tower = await this.tower(id, signal);
-        // An unreadable image is the caller's problem, not a missing metric: let it throw.
-        const px = await pixels(tower.imageConfig);
+        const px = pixels(tower.imageConfig);
         throwIfAborted(signal);
         imageEmbeds.set(id, await tower.embedImage(px));
       }
@@ -279,7 +296,7 @@ export class ScoringSession {
       if (this.config.enabled.vqascore) {
         try {
           const vqa = await this.vqa(signal);
-          const r = await vqa.score(bytes, prompt.text, signal);
+          const r = await vqa.score(decoded, prompt.text, signal);
           scores.vqascore = { raw: r.raw, value: r.value, model: this.modelNames.get('vqascore') ?? r.model };
         } catch (e) {
           throwIfAborted(signal);

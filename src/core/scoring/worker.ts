@@ -17,7 +17,10 @@ if (parentPort) {
     handlerErrorCode: 'scoring-failed',
     requestHandlers: {
       'scoring/setPrompt': (req, _progress, signal) => session.setPrompt(req.prompt, signal),
-      'scoring/scoreImage': (req, _progress, signal) => session.scoreImage(Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), signal),
+      'scoring/scoreImage': (req, _progress, signal) => session.scoreImage(
+          req.image.kind === 'file' ? Buffer.from(req.image.bytes.buffer, req.image.bytes.byteOffset, req.image.bytes.byteLength) : req.image,
+          signal,
+        ),
       'scoring/describe': () => session.describe(),
       'scoring/dispose': async () => {
         await session.dispose();

@@ -4,6 +4,11 @@
  */
 import type { ImageScores, MetricId, Precision, PromptScoringInfo, ScorerConfig, ScorerProgress } from './types';
 
+/** An image crossing to the worker: a file's bytes, or pixels decoded already (transferred, not copied). */
+export type WorkerImage =
+  | { kind: 'file'; bytes: Uint8Array }
+  | { kind: 'pixels'; data: Uint8Array; width: number; height: number; channels: 1 | 2 | 3 | 4 };
+
 export interface ScorerDescription {
   precision: Precision;
   models: Record<MetricId, string | null>;
@@ -12,8 +17,8 @@ export interface ScorerDescription {
 /** What the scorer asks the worker, each as [request, answer]. */
 export type ScoringWorkerRequests = {
   'scoring/setPrompt': [{ type: 'scoring/setPrompt'; prompt: string }, PromptScoringInfo];
-  /** The image bytes are transferred, not copied. */
-  'scoring/scoreImage': [{ type: 'scoring/scoreImage'; bytes: Uint8Array }, ImageScores];
+  /** The image's bytes or pixels are transferred, not copied. */
+  'scoring/scoreImage': [{ type: 'scoring/scoreImage'; image: WorkerImage }, ImageScores];
   'scoring/describe': [{ type: 'scoring/describe' }, ScorerDescription];
   'scoring/dispose': [{ type: 'scoring/dispose' }, null];
 };

@@ -25,6 +25,7 @@
  */
 import sharp from 'sharp';
 import { ContactSheetError } from '../../../shared/errors';
+import { countImageDecode, decodeImage, isDecodedImage, rawInput, type DecodedImage } from '../../imageDecode';
 import { pillowFilterFromCode, pillowResize, type PillowFilter, type RawImage } from '../pillowResample';
 
 export interface Idefics3PreprocessConfig {
@@ -104,25 +105,20 @@ export function longestEdgeSize(height: number, width: number, maxLen: number): 
 
 /** Decodes to full-resolution 8-bit RGB: no ICC conversion, no EXIF rotation, alpha on white. */
 export async function decodeRgbOnWhite(imageBytes: Buffer): Promise<RawImage> {
-  let decoded: { data: Buffer; info: sharp.OutputInfo };
-  try {
-    decoded = await sharp(imageBytes, { ignoreIcc: true, failOn: 'error' })
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-  } catch (e) {
-    throw new ContactSheetError('image-unreadable', `The image could not be decoded: ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-      action: 'Check that the file is a PNG, JPEG or WebP image.',
-    });
-  }
-  const { width, height, channels } = decoded.info;
-  const src = decoded.data;
-  if (channels === 3) return { data: new Uint8Array(src.buffer, src.byteOffset, src.length), width, height, channels: 3 };
+  return rgbOnWhite(await decodeImage(imageBytes));
+}
+
+/** Decoded pixels as RGB with any alpha composited on white (grey copied to the three channels). */
+export function rgbOnWhite(img: DecodedImage): RawImage {
+  const { width, height, channels } = img;
+  const src = img.data;
+  if (channels === 3) return { data: src, width, height, channels: 3 };
   const out = new Uint8Array(width * height * 3);
+  const grey = channels < 3;
+  const alpha = channels === 2 || channels === 4;
   for (let i = 0, o = 0; i < src.length; i += channels, o += 3) {
-    const a = channels === 4 ? src[i + 3] : 255;
-    for (let c = 0; c < 3; c++) out[o + c] = compositeOnWhite(src[i + c], a);
+    const a = alpha ? src[i + channels - 1] : 255;
+    for (let c = 0; c < 3; c++) out[o + c] = compositeOnWhite(src[i + (grey ? 0 : c)], a);
   }
   return { data: out, width, height, channels: 3 };
 }
@@ -159,10 +155,15 @@ export function idefics3Normalize(image: RawImage, config: Idefics3PreprocessCon
 
 export type Idefics3ResizeMode = 'exact' | 'fast';
 
-/** 'fast' mode: sharp decodes, flattens on white and resizes to the square in one pipeline. */
-export async function sharpSquare(imageBytes: Buffer, size: number): Promise<RawImage> {
+/**
+ * 'fast' mode: sharp flattens on white and resizes to the square in one pipeline, from pixels
+ * already decoded (no second decode) or from file bytes (decoded here, counted).
+ */
+export async function sharpSquare(image: Buffer | DecodedImage, size: number): Promise<RawImage> {
+  const input = isDecodedImage(image) ? sharp(image.data, rawInput(image)) : sharp(image, { ignoreIcc: true, failOn: 'error' });
+  if (!isDecodedImage(image)) countImageDecode();
   try {
-    const { data, info } = await sharp(imageBytes, { ignoreIcc: true, failOn: 'error' })
+    const { data, info } = await input
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .resize(size, size, { fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: false })
@@ -178,8 +179,9 @@ export async function sharpSquare(imageBytes: Buffer, size: number): Promise<Raw
   }
 }
 
-export async function idefics3Preprocess(imageBytes: Buffer, config: Idefics3PreprocessConfig, mode: Idefics3ResizeMode = 'exact'): Promise<Idefics3Pixels> {
-  const square = mode === 'fast' ? await sharpSquare(imageBytes, config.imageSize) : idefics3Resize(await decodeRgbOnWhite(imageBytes), config);
+export async function idefics3Preprocess(image: Buffer | DecodedImage, config: Idefics3PreprocessConfig, mode: Idefics3ResizeMode = 'exact'): Promise<Idefics3Pixels> {
+  const decoded = (): Promise<RawImage> => (isDecodedImage(image) ? Promise.resolve(rgbOnWhite(image)) : decodeRgbOnWhite(image));
+  const square = mode === 'fast' ? await sharpSquare(image, config.imageSize) : idefics3Resize(await decoded(), config);
   return {
     pixelValues: idefics3Normalize(square, config),
     pixelAttentionMask: new Uint8Array(config.imageSize * config.imageSize).fill(1),

@@ -18,7 +18,9 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ContactSheetError, throwIfAborted } from '../../../shared/errors';
-import { createSession, ort } from '../onnxSession';
+import type { Logger } from '../../log';
+import type { DecodedImage } from '../../imageDecode';
+import { createSession, ort, type SessionSettings } from '../onnxSession';
 import { REQUIRED_SPECIAL_TOKENS, IMAGE_TOKEN, vqaPromptText } from './chatPrompt';
 import { floatsToHalf, halfToFloats } from '../../models/float16';
 import { idefics3Preprocess, type Idefics3ResizeMode } from './idefics3Preprocess';
@@ -47,6 +49,9 @@ export interface VqaScorerOptions {
   modelId?: string;
   /** Image resize: 'fast' (sharp lanczos3, default) or 'exact' (Pillow-identical, ~10× slower). */
   resize?: Idefics3ResizeMode;
+  /** Where onnxruntime's optimized graphs with pre-packed weights are kept (onnxSession.ts). */
+  optimizedCacheDir?: string;
+  logger?: Logger;
 }
 
 export interface VqaScore {
@@ -93,18 +98,32 @@ export class VqaScorer {
     if (imageTokenId === undefined) throw formatError('config.json has no image_token_id and the tokenizer has no <image> token.');
     const answerTokenId = singleTokenId(tokenizer, VQA_ANSWER_TEXT);
 
-    const settings = { executionProviders: opts.executionProviders ?? ['cpu'], intraOpNumThreads: opts.intraOpNumThreads ?? 0 };
-    const open = (graph: 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged', precision: SmolVlmVariant['vision']) =>
-      openSession(join(modelDir, smolVlmOnnxPath(graph, precision)), settings);
-    const vision = await open('vision_encoder', variant.vision);
-    const embed = await open('embed_tokens', variant.embed).catch(async (e) => {
-      await vision.release();
-      throw e;
-    });
-    const decoder = await open('decoder_model_merged', variant.decoder).catch(async (e) => {
-      await Promise.all([vision.release(), embed.release()]);
-      throw e;
-    });
+    const settings: SessionSettings = {
+      executionProviders: opts.executionProviders ?? ['cpu'],
+      intraOpNumThreads: opts.intraOpNumThreads ?? 0,
+      optimizedCacheDir: opts.optimizedCacheDir,
+      logger: opts.logger,
+    };
+    // Probe inputs prove a cached optimized graph before it is kept (onnxSession.ts).
+    const size = config.preprocess.imageSize;
+    const probes: Record<SmolVlmGraph, (session: InferenceSession) => Record<string, Tensor>> = {
+      vision_encoder: (session) => visionFeeds(session, Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 0.01)), new Uint8Array(size * size).fill(1), size),
+      embed_tokens: () => ({ input_ids: new (ort().Tensor)('int64', BigInt64Array.from([1n, 2n, 3n, 4n]), [1, 4]) }),
+      decoder_model_merged: (session) => {
+        const hidden = inputWidth(session, 'inputs_embeds');
+        return decoderFeeds(session, decoderLayoutOf(session, config), Float32Array.from({ length: 4 * hidden }, (_, i) => Math.sin(i) * 0.1), 4);
+      },
+    };
+    const open = (graph: SmolVlmGraph, precision: SmolVlmVariant['vision']) =>
+      openSession(join(modelDir, smolVlmOnnxPath(graph, precision)), { ...settings, probeFeeds: probes[graph] });
+    // The three graphs load at once (their loads overlap); if one fails, the others are released.
+    const opened = await Promise.allSettled([open('vision_encoder', variant.vision), open('embed_tokens', variant.embed), open('decoder_model_merged', variant.decoder)]);
+    const failure = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failure) {
+      await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? o.value.release() : undefined)));
+      throw failure.reason;
+    }
+    const [vision, embed, decoder] = opened.map((o) => (o as PromiseFulfilledResult<InferenceSession>).value) as [InferenceSession, InferenceSession, InferenceSession];
     const sessions = { vision, embed, decoder };
     try {
       const layout = decoderLayoutOf(decoder, config);
@@ -121,10 +140,11 @@ export class VqaScorer {
     return this.tokenizer.encode(vqaPromptText(prompt, this.config.imageSeqLen)).ids;
   }
 
-  async score(imageBytes: Buffer, prompt: string, signal?: AbortSignal): Promise<VqaScore> {
+  /** Scores an image file, or pixels already decoded (then nothing is decoded again). */
+  async score(image: Buffer | DecodedImage, prompt: string, signal?: AbortSignal): Promise<VqaScore> {
     if (this.disposed) throw new ContactSheetError('internal', 'VqaScorer.score called after dispose().');
     throwIfAborted(signal);
-    const pixels = await idefics3Preprocess(imageBytes, this.config.preprocess, this.resize);
+    const pixels = await idefics3Preprocess(image, this.config.preprocess, this.resize);
     throwIfAborted(signal);
     const ids = this.promptTokenIds(prompt);
     const imageFeatures = await this.encodeImage(pixels.pixelValues, pixels.pixelAttentionMask, pixels.imageSize);
@@ -143,13 +163,8 @@ export class VqaScorer {
   }
 
   private async encodeImage(pixelValues: Float32Array, mask: Uint8Array, size: number): Promise<{ data: Float32Array; rows: number; width: number }> {
-    const { Tensor } = ort();
     const session = this.sessions.vision;
-    const feeds: Record<string, Tensor> = {
-      pixel_values: floatTensor(session, 'pixel_values', pixelValues, [1, 1, 3, size, size]),
-      pixel_attention_mask: new Tensor('bool', mask, [1, 1, size, size]),
-    };
-    const out = await run(session, feeds, 'image_features');
+    const out = await run(session, visionFeeds(session, pixelValues, mask, size), 'image_features');
     const features = floatData(out);
     const width = out.dims[out.dims.length - 1];
     const rows = features.length / width;
@@ -178,24 +193,46 @@ export class VqaScorer {
   }
 
   private async lastLogits(embeds: Float32Array, length: number): Promise<Float32Array> {
-    const { Tensor } = ort();
     const session = this.sessions.decoder;
-    const layout = this.decoderLayout;
-    const hidden = embeds.length / length;
-    const feeds: Record<string, Tensor> = {
-      inputs_embeds: floatTensor(session, 'inputs_embeds', embeds, [1, length, hidden]),
-      attention_mask: new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
-      position_ids: new Tensor('int64', BigInt64Array.from({ length }, (_, i) => BigInt(i)), [1, length]),
-    };
-    for (const name of layout.pastNames) {
-      feeds[name] = floatTensor(session, name, new Float32Array(0), [1, layout.kvHeads, 0, layout.headDim]);
-    }
-    if (layout.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', new Uint8Array([0]), [1]);
-    const out = await run(session, feeds, 'logits');
+    const out = await run(session, decoderFeeds(session, this.decoderLayout, embeds, length), 'logits');
     const vocab = out.dims[out.dims.length - 1];
     const all = floatData(out);
     return all.subarray(all.length - vocab);
   }
+}
+
+type SmolVlmGraph = 'vision_encoder' | 'embed_tokens' | 'decoder_model_merged';
+
+/** The vision encoder's inputs for one unsplit image. */
+function visionFeeds(session: InferenceSession, pixelValues: Float32Array, mask: Uint8Array, size: number): Record<string, Tensor> {
+  return {
+    pixel_values: floatTensor(session, 'pixel_values', pixelValues, [1, 1, 3, size, size]),
+    pixel_attention_mask: new (ort().Tensor)('bool', mask, [1, 1, size, size]),
+  };
+}
+
+/** The decoder's inputs for one forward pass over `length` embedded tokens, with an empty cache. */
+function decoderFeeds(session: InferenceSession, layout: DecoderLayout, embeds: Float32Array, length: number): Record<string, Tensor> {
+  const { Tensor } = ort();
+  const hidden = embeds.length / length;
+  const feeds: Record<string, Tensor> = {
+    inputs_embeds: floatTensor(session, 'inputs_embeds', embeds, [1, length, hidden]),
+    attention_mask: new Tensor('int64', new BigInt64Array(length).fill(1n), [1, length]),
+    position_ids: new Tensor('int64', BigInt64Array.from({ length }, (_, i) => BigInt(i)), [1, length]),
+  };
+  for (const name of layout.pastNames) {
+    feeds[name] = floatTensor(session, name, new Float32Array(0), [1, layout.kvHeads, 0, layout.headDim]);
+  }
+  if (layout.hasUseCacheBranch) feeds.use_cache_branch = new Tensor('bool', new Uint8Array([0]), [1]);
+  return feeds;
+}
+
+/** The last dimension of an input, when the graph declares it. */
+function inputWidth(session: InferenceSession, name: string): number {
+  const meta = session.inputMetadata.find((m) => m.name === name);
+  const last = meta && meta.isTensor ? meta.shape[meta.shape.length - 1] : undefined;
+  if (typeof last !== 'number') throw formatError(`the width of input "${name}" is not declared.`);
+  return last;
 }
 
 /** softmax(logits)[index], computed stably in float64. */
@@ -257,7 +294,7 @@ function singleTokenId(tokenizer: Tokenizer, text: string): number {
   return ids[0];
 }
 
-function openSession(path: string, settings: { executionProviders: string[]; intraOpNumThreads: number }): Promise<InferenceSession> {
+function openSession(path: string, settings: SessionSettings): Promise<InferenceSession> {
   return createSession(path, settings, VQA_REDOWNLOAD_ACTION);
 }
 

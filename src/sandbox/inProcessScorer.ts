@@ -1,7 +1,7 @@
 /** The scorer's ScoringSession on the test's own thread (no worker), to compare against the worker. */
-import type { Scorer } from '../../src/core/scoring/scorer';
-import { ScoringSession } from '../../src/core/scoring/scoringSession';
-import type { ScorerConfig, ScorerProgress } from '../../src/core/scoring/types';
+import type { Scorer } from '../core/scoring/scorer';
+import { ScoringSession } from '../core/scoring/scoringSession';
+import type { ScorerConfig, ScorerProgress } from '../core/scoring/types';
 
 export function inProcessScorer(config: ScorerConfig, hooks: { onProgress?: (p: ScorerProgress) => void } = {}): Scorer {
   const session = new ScoringSession(config, hooks);
