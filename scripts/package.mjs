@@ -132,7 +132,7 @@ function stageExtension(target) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
 
-  for (const f of ['dist/extension.js', 'dist/webview.js', 'dist/scoringWorker.js', 'dist/cli.js']) {
+  for (const f of ['dist/extension.js', 'dist/webview.js', 'dist/scoringWorker.js', 'dist/cli.js', 'dist/codicons/codicon.css', 'dist/codicons/codicon.ttf']) {
     requireFile(join(root, f), 'Run `npm run build`.');
     cpSync(join(root, f), join(stage, f));
   }

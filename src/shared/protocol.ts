@@ -14,11 +14,12 @@
  *
  * This file is shared by both sides, so it imports types only, and none that need Node.
  */
-import type { SerializedError } from './errors';
-import type { ImageScores, MetricId, Precision } from './scores';
+import type { ErrorCode, SerializedError } from './errors';
+import type { ImageScores, MetricId, MetricResult, Precision } from './scores';
 import type { DiffSegment } from './wordDiff';
 
-export type { DiffSegment };
+// The engine's types the protocol carries, re-exported so the webview names them from here only.
+export type { DiffSegment, ErrorCode, ImageScores, MetricId, MetricResult, SerializedError };
 
 // ---------------------------------------------------------------------------------------------
 // Shared shapes

@@ -1,48 +1,42 @@
 /**
- * Results webview entry. Handshake: post the ready request, render the state it returns,
- * persist only the prompt's identity (the host's serializer re-reads everything else).
+ * Results webview entry: joins the panel to the host through a MessageEndpoint whose receipt
+ * checks drop malformed messages (each reported back as webview/invalidMessage), then runs the
+ * ready handshake. Persisted state is only an identity; the host rebuilds the rest.
  */
-import { toContactSheetError } from '../shared/errors';
 import { MessageEndpoint } from '../shared/messageEndpoint';
-import type { FromWebviewEvent, FromWebviewRequests, PanelState, ToWebviewEvent, ToWebviewRequests } from '../shared/protocol';
-import { renderError, renderPanelState } from './planView';
+import type { FromWebviewEvent, FromWebviewRequests, ToWebviewEvent, ToWebviewRequests, WebviewPersistedState } from '../shared/protocol';
+import { checkResponseToWebview, checkToWebview } from '../shared/protocolGuards';
+import { PanelApp } from './panelApp';
 import { getVsCodeApi } from './vscodeApi';
 
-interface PersistedState {
-  promptUri: string;
-}
-
-const vscodeApi = getVsCodeApi<PersistedState>();
+const vscodeApi = getVsCodeApi<Partial<WebviewPersistedState>>();
 const root = document.getElementById('app')!;
+let app: PanelApp | undefined;
 
 const endpoint = new MessageEndpoint<FromWebviewEvent, FromWebviewRequests, ToWebviewEvent, ToWebviewRequests>({
   post: (message) => vscodeApi.postMessage(message),
-  onEvent: (event) => {
-    if (event.type === 'panel/state') show(event.state);
-    // run/* events are rendered by the grid once runs exist.
-  },
+  onEvent: (event) => app?.handle(event),
   requestHandlers: { 'webview/ping': () => 'pong' as const },
-  onStrayMessage: (_m, why) => log('warn', `ignored a message: ${why}`),
+  checkIncoming: checkToWebview,
+  checkResponse: checkResponseToWebview,
+  onStrayMessage: (message, why) => endpoint.sendEvent({ type: 'webview/invalidMessage', messageType: messageTypeOf(message), reason: why }),
 });
 
-window.addEventListener('message', (e: MessageEvent<unknown>) => endpoint.handleMessage(e.data));
-
-function show(state: PanelState): void {
-  vscodeApi.setState({ promptUri: state.prompt.uri });
-  renderPanelState(root, state, () => {
-    endpoint.sendRequest({ type: 'prompt/open' }).catch((e: unknown) => log('error', toContactSheetError(e).message));
-  });
+/** The dropped message's body type, when it has one (for the host's log). */
+function messageTypeOf(message: unknown): string | null {
+  const body = (message as { body?: { type?: unknown } } | null)?.body;
+  return typeof body?.type === 'string' ? body.type : null;
 }
 
-function log(level: 'info' | 'warn' | 'error', message: string): void {
-  endpoint.sendEvent({ type: 'webview/log', level, message });
-}
+app = new PanelApp(root, { request: endpoint.sendRequest.bind(endpoint), event: (e) => endpoint.sendEvent(e) }, { get: () => vscodeApi.getState(), set: (s) => vscodeApi.setState(s) });
 
-endpoint
-  .sendRequest({ type: 'webview/ready', restore: null })
-  .then(show)
-  .catch((e: unknown) => {
-    const error = toContactSheetError(e);
-    renderError(root, error.action ? `${error.message} ${error.action}` : error.message);
-    log('error', `ready failed: ${error.message}`);
-  });
+window.addEventListener('message', (e: MessageEvent<unknown>) => {
+  try {
+    endpoint.handleMessage(e.data);
+  } catch (error) {
+    // A rendering bug must not take the panel down: report it and keep listening.
+    endpoint.sendEvent({ type: 'webview/log', level: 'error', message: `while handling a message: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` });
+  }
+});
+
+void app.start();

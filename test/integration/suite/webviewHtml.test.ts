@@ -30,4 +30,12 @@ describe('results panel HTML and options', () => {
     assert.ok(scripts[0].includes('https://webview.test/opt/contact-sheet/dist/webview.js'));
     assert.notEqual(/script-src 'nonce-([^']+)'/.exec(second)?.[1], nonce, 'each document gets its own nonce');
   });
+
+  it('loads the codicons and the panel stylesheet from the extension, fonts allowed from the same source', () => {
+    const html = getHtmlForWebview(fakeWebview, extensionUri);
+    const styles = [...html.matchAll(/<link rel="stylesheet" href="([^"]+)">/g)].map((m) => m[1]);
+    assert.deepEqual(styles, ['https://webview.test/opt/contact-sheet/dist/codicons/codicon.css', 'https://webview.test/opt/contact-sheet/media/webview.css']);
+    assert.match(html, /font-src https:\/\/webview\.test;/);
+    assert.doesNotMatch(html, /style=/, 'no inline styles (the CSP forbids them)');
+  });
 });
