@@ -139,6 +139,7 @@ export const TRACE_SPEC: Spec = {
         scored_text: nullable('string'),
         scored_text_truncated: nullable('boolean'),
         clip_token_count: nullable('integer'),
+        unsaved_edits: 'boolean',
       },
     },
     settings: {
