@@ -158,6 +158,11 @@ export interface Engine {
    * found and adopted first); a run that already succeeded is returned as it is.
    */
   resume(runDir: string, hooks?: EngineRunHooks): Promise<ResumeResult>;
+  /**
+   * Checks the token with Replicate (GET /v1/account: free, nothing is created) and answers the
+   * account's name; throws token-missing, token-invalid, or network errors.
+   */
+  checkToken(options?: { signal?: AbortSignal }): Promise<{ username: string }>;
   /** Closes the kept scorer, if any. */
   dispose(): Promise<void>;
 }
@@ -227,6 +232,12 @@ class RunEngine implements Engine {
       hooks.onNotice?.({ kind: 'prediction-adopted', message: note });
     }
     return this.execute(client, run.folder, run.trace, hooks);
+  }
+
+  async checkToken(options: { signal?: AbortSignal } = {}): Promise<{ username: string }> {
+    const client = await this.replicateClient();
+    const account = await client.account({ signal: options.signal });
+    return { username: account.username };
   }
 
   async dispose(): Promise<void> {
