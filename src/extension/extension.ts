@@ -9,6 +9,7 @@ import { createNotifier } from './notifier';
 import { ResultsPanel } from './panel/resultsPanel';
 import { ResultsPanelSerializer } from './panel/resultsPanelSerializer';
 import { RESULTS_VIEW_TYPE } from './panel/webviewHtml';
+import { RunControllers } from './run/runControllers';
 import { REVEAL_RUN_PANEL_COMMAND, RunStatusBar } from './run/runStatusBar';
 import { readEngineSettings } from './settings/engineSettings';
 import { TokenStatus } from './tokenStatus';
@@ -46,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): ContactSheetTestApi 
     engines,
     notifier: createNotifier(),
     statusBar: new RunStatusBar(),
+    runs: new RunControllers(() => services),
     scoringModels,
     showLog: () => channel.show(true),
   };
@@ -55,6 +57,7 @@ export function activate(context: vscode.ExtensionContext): ContactSheetTestApi 
     engines,
     tokenStatus,
     services.statusBar,
+    services.runs,
     ...registerCommands(services),
     vscode.commands.registerCommand(REVEAL_RUN_PANEL_COMMAND, (uri: unknown) => {
       if (uri instanceof vscode.Uri) ResultsPanel.show(services, uri);
@@ -68,6 +71,7 @@ export function activate(context: vscode.ExtensionContext): ContactSheetTestApi 
 
 /** Closes the kept scoring sessions and the DEMO's local servers. */
 export async function deactivate(): Promise<void> {
+  active?.runs.dispose();
   await active?.engines.disposeAsync();
   active = undefined;
 }

@@ -4,6 +4,7 @@ import type { ApiTokenStore } from './apiTokenStore';
 import type { ScoringModelsSource } from './commands/downloadModels';
 import type { EngineHost } from './engine/engineHost';
 import type { Notifier } from './notifier';
+import type { RunControllers } from './run/runControllers';
 import type { RunStatusBar } from './run/runStatusBar';
 import type { TokenStatus } from './tokenStatus';
 
@@ -19,6 +20,8 @@ export interface ExtensionServices {
   /** Every toast, redacted. */
   notifier: Notifier;
   statusBar: RunStatusBar;
+  /** One run controller per prompt (a run outlives its panel). */
+  runs: RunControllers;
   /** Where the scoring models are described (default: the packaged manifest). */
   scoringModels: ScoringModelsSource;
   /** Reveals the "Contact Sheet" log channel. */

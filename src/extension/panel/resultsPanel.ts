@@ -20,7 +20,7 @@ import type { ExtensionServices } from '../extensionServices';
 import { listRecordedRuns, readRecordedRun, type RecordedRun, type RunsParent } from '../history/recordedRuns';
 import { historyEntryFromRun, imageFileOf, runViewFromTrace, type RunUris } from '../history/traceRunView';
 import { openDocument, readPrompt } from '../promptReader';
-import { RunController, type StartRunOptions } from '../run/runController';
+import type { RunController, RunSink, StartRunOptions } from '../run/runController';
 import { readRunPlan } from '../runPlanSettings';
 import { ownRunsParent, runsParentFor } from '../settings/runSettings';
 import { ensureThumbnail } from '../views/thumbnails';
@@ -89,12 +89,8 @@ export class ResultsPanel {
   ) {
     ResultsPanel.openPanels.set(promptUri.toString(), this);
     const { logger } = services;
-    this.controller = new RunController(services, promptUri, {
-      post: (message) => this.endpoint.sendEvent(message),
-      uris: this.uris,
-      visible: () => this.panel.visible,
-      ended: () => void this.pushHistory(),
-    });
+    this.controller = services.runs.for(promptUri);
+    this.controller.attach(this.sink);
     this.endpoint = new MessageEndpoint<ToWebviewEvent, ToWebviewRequests, FromWebviewEvent, FromWebviewRequests>({
       post: (message) => this.post(message),
       onEvent: (event) => this.onEvent(event),
@@ -126,7 +122,7 @@ export class ResultsPanel {
     this.applyOptions();
     panel.webview.html = getHtmlForWebview(panel.webview, services.context.extensionUri);
     this.disposables.push(
-      this.controller,
+      { dispose: () => this.controller.detach(this.sink) },
       panel.webview.onDidReceiveMessage((m: unknown) => this.receive(m)),
       panel.onDidDispose(() => this.dispose()),
       services.tokenStatus.onDidChange((token) => this.endpoint.sendEvent({ type: 'token/changed', token })),
@@ -157,6 +153,13 @@ export class ResultsPanel {
     }
     this.endpoint.sendEvent({ type: 'run/show', run: await runViewFromTrace(run, this.uris) });
   }
+
+  private readonly sink: RunSink = {
+    post: (message) => this.endpoint.sendEvent(message),
+    webviewUri: (path) => this.uris.webview(path),
+    visible: () => this.panel.visible,
+    ended: () => void this.pushHistory(),
+  };
 
   private readonly uris: RunUris = {
     webview: (path) => this.panel.webview.asWebviewUri(vscode.Uri.file(path)).toString(),
@@ -217,7 +220,7 @@ export class ResultsPanel {
       promptDirty: dirty,
       plan,
       token: this.services.tokenStatus.current,
-      run: run ?? (live ? structuredClone(live) : null),
+      run: run ?? this.controller.liveView?.snapshot(this.uris.webview) ?? null,
       history,
     };
     return this.holdUntilAnswered(state);
@@ -227,8 +230,8 @@ export class ResultsPanel {
     const runDir = await this.runDirOf(runId);
     const run = await readRecordedRun(runDir);
     const view = await runViewFromTrace(run, this.uris);
-    const live = this.controller.liveView?.view;
-    return live && live.runId === runId ? this.holdUntilAnswered(structuredClone(live)) : view;
+    const live = this.controller.liveView;
+    return live?.view && live.view.runId === runId ? this.holdUntilAnswered(live.snapshot(this.uris.webview)!) : view;
   }
 
   /** Earlier runs of this prompt, newest first (and remembered by id). */

@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import type { RunEvent } from '../../core/run/events';
 import type { ScorerProgress } from '../../shared/progress';
 import type { RunImageView, RunNoticeView, RunView, ToWebviewEvent } from '../../shared/protocol';
-import type { RunUris } from '../history/traceRunView';
 import { comparisonView, costView, probability, runCostView } from '../views/coreViews';
 
 const NO_IMAGE: Omit<RunImageView, 'index' | 'seed'> = {
@@ -21,22 +20,43 @@ const NO_IMAGE: Omit<RunImageView, 'index' | 'seed'> = {
   savedAt: null,
 };
 
+/** Makes an image's preview in the run folder and answers its absolute path (null when it cannot). */
+export type MakeThumbnail = (runDir: string, imageFile: string, index: number, seed: number) => Promise<string | null>;
+
+/** Turns an absolute path into a URI the webview may load (asWebviewUri). */
+export type WebviewUri = (path: string) => string;
+
 /**
  * A live run as the panel sees it: turns each RunEvent into the protocol's run/* messages and
- * keeps the RunView they add up to (so a panel reopened mid-run, or history/open on it, gets the
- * same state the webview built). Also remembers where each image file is now, for image actions.
- * Callers feed events in order and await each (an image's preview is made before it is announced).
+ * keeps the RunView they add up to, so a panel opened mid-run (or history/open on it) gets the
+ * state the webview would have built. It outlives panels: the view keeps file paths, and each
+ * panel gets them as its own webview URIs. Also remembers where each image file is now, for the
+ * image actions. Callers feed events in order and await each (a preview is made before the image
+ * is announced).
  */
 export class LiveRunView {
+  /** The run with absolute paths where the protocol has URIs (mapped per panel on the way out). */
   private state: RunView | null = null;
   private dir: string | null = null;
   private readonly files = new Map<number, string>();
   private lastDetailAt = 0;
 
-  constructor(private readonly uris: RunUris) {}
+  constructor(private readonly makeThumbnail: MakeThumbnail) {}
 
+  /** The run as it stands, with paths in place of URIs (for counts and stages). */
   get view(): RunView | null {
     return this.state;
+  }
+
+  /** The run as a panel may show it: a copy with its webview URIs. */
+  snapshot(uri: WebviewUri): RunView | null {
+    if (!this.state) return null;
+    const copy = structuredClone(this.state);
+    for (const image of copy.images) {
+      image.imageUri = image.imageUri && uri(image.imageUri);
+      image.thumbnailUri = image.thumbnailUri && uri(image.thumbnailUri);
+    }
+    return copy;
   }
 
   get runDir(): string | null {
@@ -48,8 +68,17 @@ export class LiveRunView {
     return this.files.get(index) ?? null;
   }
 
-  /** Messages for one event; `at` is when it arrived (for an image: when it was on disk). */
-  async translate(e: RunEvent, at: number): Promise<ToWebviewEvent[]> {
+  /**
+   * Messages for one event, with `uri`'s webview URIs; `at` is when it arrived (for an image: when
+   * it was on disk). The state moves on even when no panel listens (`uri` null: no messages).
+   */
+  async translate(e: RunEvent, at: number, uri: WebviewUri | null): Promise<ToWebviewEvent[]> {
+    const messages = await this.apply(e, at);
+    if (!uri) return [];
+    return messages.map((m) => withUris(m, uri));
+  }
+
+  private async apply(e: RunEvent, at: number): Promise<ToWebviewEvent[]> {
     if (e.type === 'run-started') return [this.start(e, at)];
     const run = this.state;
     if (!run) return [];
@@ -72,12 +101,12 @@ export class LiveRunView {
         const image = run.images[e.index];
         if (!image || !this.dir) return [];
         this.files.set(e.index, e.file);
-        const thumbnailUri = (await this.uris.thumbnail(this.dir, e.file, e.index, e.seed)) ?? this.uris.webview(e.path);
+        const thumbnailUri = (await this.makeThumbnail(this.dir, e.file, e.index, e.seed)) ?? e.path;
         Object.assign(image, {
           seed: e.seed,
           model: e.model,
           thumbnailUri,
-          imageUri: this.uris.webview(e.path),
+          imageUri: e.path,
           width: e.width,
           height: e.height,
           cost: costView(e.cost),
@@ -119,7 +148,7 @@ export class LiveRunView {
           const moved = final && entry.file && entry.file !== this.files.get(entry.index) && this.dir;
           if (moved) this.files.set(entry.index, entry.file!);
           if (image) Object.assign(image, { rank: entry.rank, overall: entry.overall, preferenceProbability: probability(entry.preference_probability) });
-          if (moved && image) image.imageUri = this.uris.webview(join(this.dir!, entry.file!));
+          if (moved && image) image.imageUri = join(this.dir!, entry.file!);
           return {
             index: entry.index,
             rank: entry.rank,
@@ -182,7 +211,7 @@ export class LiveRunView {
       notices: [],
       error: null,
     };
-    return { type: 'run/show', run: structuredClone(this.state) };
+    return { type: 'run/show', run: this.state };
   }
 
   private generation(run: RunView, g: Extract<RunEvent, { type: 'generation' }>['event']): ToWebviewEvent[] {
@@ -219,6 +248,26 @@ export class LiveRunView {
   private notice(run: RunView, notice: RunNoticeView): ToWebviewEvent {
     run.notices = [...run.notices, notice].slice(-50);
     return { type: 'run/notice', runId: run.runId, notice };
+  }
+}
+
+/** A message as a panel gets it: a copy, paths turned into that panel's webview URIs. */
+function withUris(message: ToWebviewEvent, uri: WebviewUri): ToWebviewEvent {
+  switch (message.type) {
+    case 'run/show': {
+      const run = structuredClone(message.run);
+      for (const image of run.images) {
+        image.imageUri = image.imageUri && uri(image.imageUri);
+        image.thumbnailUri = image.thumbnailUri && uri(image.thumbnailUri);
+      }
+      return { ...message, run };
+    }
+    case 'run/imageSaved':
+      return { ...message, imageUri: uri(message.imageUri), thumbnailUri: uri(message.thumbnailUri) };
+    case 'run/ranked':
+      return { ...message, entries: message.entries.map((e) => ({ ...e, ...(e.imageUri ? { imageUri: uri(e.imageUri) } : {}), ...(e.thumbnailUri ? { thumbnailUri: uri(e.thumbnailUri) } : {}) })) };
+    default:
+      return structuredClone(message);
   }
 }
 

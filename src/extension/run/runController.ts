@@ -8,10 +8,10 @@ import type { ImageRef, PlanChoice, RunView, ToWebviewEvent } from '../../shared
 import type { EngineLease } from '../engine/engineHost';
 import { downloadScoringModels } from '../engine/scoringModelsDownload';
 import type { ExtensionServices } from '../extensionServices';
-import type { RunUris } from '../history/traceRunView';
 import { readPrompt } from '../promptReader';
 import { runRequestFromSettings, runsDirFor } from '../settings/runSettings';
-import { LiveRunView } from './liveRunView';
+import { ensureThumbnail } from '../views/thumbnails';
+import { LiveRunView, type WebviewUri } from './liveRunView';
 import { RunProgress } from './runProgress';
 
 /** A run to start from the panel's Run button, the Generate command or a re-run from an image. */
@@ -22,10 +22,10 @@ export interface StartRunOptions {
   fromImage: ImageRef | null;
 }
 
-/** Where a controller's run goes: the prompt's panel. */
+/** Where a controller's run is shown: the prompt's panel, while one is open. */
 export interface RunSink {
   post(message: ToWebviewEvent): void;
-  uris: RunUris;
+  webviewUri: WebviewUri;
   /** The panel is on screen (no completion toast needed). */
   visible(): boolean;
   /** A run ended: its history entry changed. */
@@ -44,17 +44,32 @@ interface LiveRun {
  * starts it through the engine's front door, and turns its events into the panel's messages, the
  * progress notification and status bar, log lines for every API call, and a toast at the end.
  * Before anything is spent: the token is checked, the budget too, and missing scoring models are
- * downloaded through the same path as "Download Scoring Models".
+ * downloaded through the same path as "Download Scoring Models". A run outlives its panel: closing
+ * the panel does not stop it, and a panel opened later attaches to it.
  */
 export class RunController implements vscode.Disposable {
   private live: LiveRun | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private sink: RunSink | undefined;
 
   constructor(
     private readonly services: ExtensionServices,
-    private readonly promptUri: vscode.Uri,
-    private readonly sink: RunSink,
+    readonly promptUri: vscode.Uri,
   ) {}
+
+  /** The prompt's panel shows this controller's runs from now on. */
+  attach(sink: RunSink): void {
+    this.sink = sink;
+  }
+
+  detach(sink: RunSink): void {
+    if (this.sink === sink) this.sink = undefined;
+  }
+
+  /** No run is going and no panel shows it: the controller can be dropped. */
+  get idle(): boolean {
+    return this.live === undefined && this.sink === undefined;
+  }
 
   /** The live run's state, if one is running. */
   get liveView(): LiveRunView | undefined {
@@ -73,7 +88,8 @@ export class RunController implements vscode.Disposable {
     if (this.live) {
       throw new ContactSheetError('bad-usage', `A run of ${basename(this.promptUri.fsPath)} is already in progress.`, { action: 'Wait for it to finish, or cancel it.' });
     }
-    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(this.sink.uris), runId: null };
+    const makeThumbnail = (runDir: string, file: string, index: number, seed: number) => ensureThumbnail(runDir, file, index, seed, this.services.logger);
+    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(makeThumbnail), runId: null };
     this.live = live;
     let lease: EngineLease | undefined;
     try {
@@ -159,7 +175,8 @@ export class RunController implements vscode.Disposable {
       if (e.type === 'api-call') this.logApiCall(e.call);
       if (e.type === 'warning') this.services.logger.warn(e.message);
       this.enqueue(async () => {
-        for (const message of await live.view.translate(e, at)) this.sink.post(message);
+        const sink = this.sink;
+        for (const message of await live.view.translate(e, at, sink ? sink.webviewUri : null)) sink?.post(message);
         const view = live.view.view;
         if (e.type === 'run-started' && view) {
           live.runId = e.run_id;
@@ -187,7 +204,7 @@ export class RunController implements vscode.Disposable {
       async (e: unknown) => {
         await this.queue;
         const error = toContactSheetError(e);
-        for (const message of live.view.abandon(error, Date.now())) this.sink.post(message);
+        for (const message of live.view.abandon(error, Date.now())) this.sink?.post(message);
         this.finish(live, lease, progress);
         throw error;
       },
@@ -207,7 +224,7 @@ export class RunController implements vscode.Disposable {
     if (this.live === live) this.live = undefined;
     lease.release();
     progress?.finish(live.view.view);
-    if (live.view.runDir) this.sink.ended(live.view.runDir);
+    if (live.view.runDir) this.sink?.ended(live.view.runDir);
   }
 
   /** One line per API call in the log channel: what, how it went, and what it cost. */
@@ -229,7 +246,7 @@ export class RunController implements vscode.Disposable {
     const planned = view?.images.length ?? 0;
     this.services.logger.info(`Run of ${label} ${status}: ${scored} of ${planned} images scored, in ${runDir}.`);
     if (status === 'succeeded') {
-      if (this.sink.visible()) return;
+      if (this.sink?.visible()) return;
       const best = view?.images.find((i) => i.rank === 1);
       void this.services.notifier.info(`${name}: ${scored} images of ${label} ranked${best ? `; the best has seed ${best.seed}` : ''}.`, 'Show').then((c) => c && show());
       return;

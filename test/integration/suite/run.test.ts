@@ -111,8 +111,8 @@ describe('Generate in the extension host (fake Replicate on 127.0.0.1, tiny mode
     assert.ok(!log.includes(SECRET_TOKEN), 'not in the log channel');
   });
 
-  it('cancel midway stops the predictions on Replicate and keeps the finished images and the trace', async () => {
-    const slow = await startFakeReplicate({ processingMs: 1500, token: SECRET_TOKEN });
+  it('a run outlives its panel; cancel midway stops the predictions on Replicate and keeps the finished images and the trace', async () => {
+    const slow = await startFakeReplicate({ processingMs: 2500, token: SECRET_TOKEN });
     try {
       await world.pointAt(slow);
       await world.set('numVariations', 4);
@@ -120,9 +120,25 @@ describe('Generate in the extension host (fake Replicate on 127.0.0.1, tiny mode
       const prompt = await world.prompt('heron.txt', 'A grey heron standing in fog\n');
       await vscode.commands.executeCommand('contactSheet.generate', prompt);
       const first = await world.waitForEvent(prompt, 'run/imageSaved');
+
+      // Closing the panel does not stop the run; the status bar item brings a panel back, live.
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      await until('the panel to close', () => !world.api.panel(prompt));
+      const postedBefore = world.posted.length;
+      await vscode.commands.executeCommand('contactSheet.revealRunPanel', prompt);
+      const ready = await until('the reopened webview\'s state', () =>
+        world.posted.slice(postedBefore).find((p) => {
+          const m = p.message as { kind: string; body?: { run?: { runId?: string; live?: boolean } } };
+          return p.promptUri === prompt.toString() && m.kind === 'response' && m.body?.run?.runId === first.runId;
+        }),
+      );
+      const restored = (ready.message as { body: PanelState }).body.run!;
+      assert.equal(restored.live, true, 'the reopened panel shows the run live');
+      assert.ok(restored.images[first.index].thumbnailUri, 'with the images already on disk');
+
       const answer = await world.request(prompt, { type: 'run/cancel', runId: first.runId });
       assert.deepEqual(answer.body, { canceling: true });
-      const finished = await world.waitForEvent(prompt, 'run/finished');
+      const finished = await world.waitForEvent(prompt, 'run/finished', (e) => e.runId === first.runId);
       assert.equal(finished.status, 'canceled');
 
       const [runDir] = await world.runDirs(imagesParent(prompt));
