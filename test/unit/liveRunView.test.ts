@@ -111,4 +111,21 @@ describe('the panel\'s view of a run (live events and the trace on disk)', funct
     assert.equal(entry.totalUsd, recorded.trace.costs.total_usd);
     assert.deepEqual(entry.promptDiff.filter((s) => s.op !== 'same').map((s) => `${s.op}:${s.text}`), ['del:golden', 'add:silver']);
   });
+
+  it('shows a rate-limit wait as a notice with its end, and keeps only the last 50 notices', async () => {
+    const view = new LiveRunView(async () => null);
+    const started = events.find(({ e }) => e.type === 'run-started')!;
+    await view.translate(started.e, started.at, uri);
+    const until = new Date(Date.now() + 30_000).toISOString();
+    const wait = { window: 1, lane: 'create' as const, started_at: new Date().toISOString(), until, wait_ms: 30_000, source: 'retry-after' as const, retry_after: '30', call: 'POST /v1/predictions' };
+    const [notice] = await view.translate({ type: 'rate-limited', wait }, Date.now(), uri);
+    assert.ok(notice?.type === 'run/notice');
+    assert.equal(notice.notice.level, 'wait');
+    assert.equal(notice.notice.until, Date.parse(until));
+    assert.match(notice.notice.message, /new predictions wait 30 s/);
+    assert.equal(checkToWebview(notice, 'event'), null);
+    for (let i = 0; i < 60; i++) await view.translate({ type: 'warning', message: `w${i}` }, Date.now(), null);
+    assert.equal(view.view!.notices.length, 50);
+    assert.equal(view.view!.notices.at(-1)?.message, 'w59');
+  });
 });
