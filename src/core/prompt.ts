@@ -59,6 +59,11 @@ export interface PromptFile extends Prompt {
   /** Absolute path of the file read. */
   path: string;
   format: 'txt' | 'md';
+  /**
+   * The text came from an editor buffer with changes not yet saved to `path` (the extension runs
+   * what the user sees); recorded in the trace as `prompts.unsaved_edits`.
+   */
+  unsavedEdits?: boolean;
 }
 
 const FRONT_MATTER_KEYS = ['original', 'negative', 'model', 'aspect_ratio', 'seed', 'num_variations'] as const;
@@ -168,6 +173,40 @@ export function parsePromptText(content: string, format: 'txt' | 'md', label = '
     title,
     overrides: toOverrides(fields, label),
   };
+}
+
+/**
+ * Where the prompt text (Prompt.text) sits in `content`, as [start, end) offsets into `content`
+ * itself (BOM and CRLF kept): after the front matter and a markdown title, without surrounding
+ * whitespace. An editor replaces exactly this span to change the prompt and nothing else.
+ * When there is no text yet, start === end where text would go. Throws like parsePromptText.
+ */
+export function locatePromptText(content: string, format: 'txt' | 'md', label = 'prompt'): { start: number; end: number } {
+  // The same rules as parsePromptText, on lines that remember their offsets.
+  const lines: { text: string; start: number; next: number }[] = [];
+  const lineBreak = /\r\n|\r|\n/g;
+  let from = content.startsWith('\uFEFF') ? 1 : 0;
+  for (;;) {
+    const m = lineBreak.exec(content);
+    const end = m ? m.index : content.length;
+    lines.push({ text: content.slice(from, end), start: from, next: m ? m.index + m[0].length : content.length });
+    if (!m) break;
+    from = m.index + m[0].length;
+  }
+  splitFrontMatter(lines.map((l) => l.text).join('\n'), label); // throws on bad front matter
+  let first = 0;
+  if (lines[0]?.text.trim() === '---') first = lines.findIndex((l, i) => i > 0 && l.text.trim() === '---') + 1;
+  if (format === 'md') {
+    let heading = first;
+    while (heading < lines.length && !lines[heading].text.trim()) heading++;
+    if (heading < lines.length && /^#[ \t]+(.+?)[ \t#]*$/.test(lines[heading].text)) first = heading + 1;
+  }
+  const bodyStart = first < lines.length ? lines[first].start : content.length;
+  const body = content.slice(bodyStart);
+  const lead = body.length - body.trimStart().length;
+  const trimmed = body.trim();
+  const start = bodyStart + lead;
+  return { start, end: start + trimmed.length };
 }
 
 function promptFormat(path: string): 'txt' | 'md' {

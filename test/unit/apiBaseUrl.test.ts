@@ -5,6 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { checkApiBaseUrl } from '../../src/core/replicate/apiBaseUrl';
+import { parseApiBaseUrl, REPLICATE_API_BASE_URL } from '../../src/extension/settings/apiBaseUrl';
 import { createEngine } from '../../src/core/engine';
 import { main } from '../../src/cli/main';
 import { capturedIO } from '../support/runFixture';
@@ -65,5 +66,25 @@ describe('API base URL rule', () => {
     assert.equal(await main(['resume', 'some-run'], fromEnv), 2);
     assert.match(fromEnv.stderrText, /\[bad-usage\]: REPLICATE_API_BASE_URL /);
     assert.ok(!fromEnv.stderrText.includes('r8_wouldLeakInClearText000'));
+  });
+});
+
+describe('contactSheet.apiBaseUrl setting', () => {
+  it('is Replicate when empty', () => {
+    assert.equal(parseApiBaseUrl(undefined), REPLICATE_API_BASE_URL);
+    assert.equal(parseApiBaseUrl('  '), REPLICATE_API_BASE_URL);
+  });
+
+  it('accepts https anywhere and http only to this machine', () => {
+    assert.equal(parseApiBaseUrl('https://replicate.example.com/'), 'https://replicate.example.com');
+    assert.equal(parseApiBaseUrl('http://127.0.0.1:8787'), 'http://127.0.0.1:8787');
+    assert.equal(parseApiBaseUrl('http://localhost:9000/'), 'http://localhost:9000');
+    assert.equal(parseApiBaseUrl('http://[::1]:9000'), 'http://[::1]:9000');
+  });
+
+  it('refuses what would send the token in the clear or carries extras, saying what to do', () => {
+    for (const bad of ['http://api.replicate.com', 'http://192.168.1.5:8787', 'ftp://127.0.0.1', 'not a url', 'https://user:pw@example.com', 'https://example.com/?x=1']) {
+      assert.throws(() => parseApiBaseUrl(bad), (e: { code?: string; action?: string; message?: string }) => e.code === 'bad-usage' && !!e.action && /apiBaseUrl/.test(e.message ?? ''), bad);
+    }
   });
 });

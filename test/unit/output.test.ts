@@ -9,6 +9,7 @@ import {
   rankedImageName,
   rankedMetadataName,
   RunFolder,
+  thumbnailName,
   timestampFolderName,
   toWriteError,
 } from '../../src/core/run/output';
@@ -27,6 +28,7 @@ describe('output folder', () => {
     assert.equal(rankedImageName(16), 'image_016.png');
     assert.equal(rankedMetadataName(3), 'image_003_metadata.json');
     assert.equal(pendingImageName(0, 42), 'pending/seed_42_001.png');
+    assert.equal(thumbnailName(0, 42), '.thumbnails/seed_42_001.webp');
     assert.equal(defaultRunsParent('/a/b/cat prompt.md'), '/a/b/cat prompt.images');
     assert.equal(timestampFolderName(new Date(2026, 10, 5, 7, 8, 9)), '20261105_070809');
   });
@@ -73,7 +75,7 @@ describe('output folder', () => {
     const f = await createRunFolder({ promptPath: 'x.txt', outputDir: join(dir, 'run') });
     const outside = join(dir, 'outside');
     await mkdir(outside);
-    for (const bad of ['../escape.png', '/etc/passwd', 'a/../../b', '', 'pending/', '.hidden/../x', 'a\\b']) {
+    for (const bad of ['../escape.png', '/etc/passwd', 'a/../../b', '', 'pending/', '.hidden/../x', 'a\\b', '.hidden/x.webp', 'a/.thumbnails/x.webp', '.thumbnails/.x']) {
       await assert.rejects(f.writeFile(bad, 'x'), (e: { code?: string }) => e.code === 'output-path-unsafe', bad);
     }
     await symlink(outside, join(f.root, 'pending'));
@@ -81,6 +83,12 @@ describe('output folder', () => {
     await symlink(join(outside, 'target.json'), join(f.root, 'generation_trace.json'));
     await assert.rejects(f.writeJson('generation_trace.json', {}), (e: { code?: string }) => e.code === 'output-path-unsafe');
     assert.deepEqual(await readdir(outside), [], 'nothing was written outside');
+  });
+
+  it('writes previews into the hidden .thumbnails folder, the only hidden name it accepts', async () => {
+    const f = await createRunFolder({ promptPath: 'x.txt', outputDir: join(dir, 'run') });
+    await f.writeFile(thumbnailName(2, 7), 'webp');
+    assert.equal(await readFile(join(f.root, '.thumbnails', 'seed_7_003.webp'), 'utf8'), 'webp');
   });
 
   it('maps ENOSPC to disk-full with an action that names resume, other errors to write-failed', async () => {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdtemp, rm, writeFile, mkdir, symlink, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MAX_PROMPT_FILE_BYTES, parsePromptText, readPromptFile } from '../../src/core/prompt';
+import { locatePromptText, MAX_PROMPT_FILE_BYTES, parsePromptText, readPromptFile } from '../../src/core/prompt';
 import { main } from '../../src/cli/main';
 import { capturedIO } from '../support/runFixture';
 
@@ -164,5 +164,38 @@ describe('prompt files', () => {
         text,
       );
     }
+  });
+});
+
+describe('locatePromptText (where an editor replaces the prompt)', () => {
+  const cases: { name: string; content: string; format: 'txt' | 'md' }[] = [
+    { name: 'plain text with BOM and CRLF', content: '\uFEFF  A cat in a hat\r\nwearing a crown  \r\n\r\n', format: 'txt' },
+    { name: 'front matter, CRLF', content: '---\r\nseed: 4\r\nnegative: "blur"\r\n---\r\n\r\nA fox in snow\r\n', format: 'txt' },
+    { name: 'markdown title after blank lines and front matter', content: '---\nseed: 1\n---\n\n# Fox\n\nA red fox\n\n## not a title\n', format: 'md' },
+    { name: 'markdown without a title', content: 'A heron\n# late heading\n', format: 'md' },
+    { name: 'a # line in a txt file is prompt text', content: '# not a title in txt\nA heron', format: 'txt' },
+  ];
+  for (const { name, content, format } of cases) {
+    it(`spans exactly the parsed prompt text: ${name}`, () => {
+      const { start, end } = locatePromptText(content, format);
+      const parsed = parsePromptText(content, format);
+      assert.equal(content.slice(start, end).replace(/\r\n?/g, '\n'), parsed.text);
+      // Replacing the span changes the prompt and keeps everything else.
+      const edited = content.slice(0, start) + 'A new prompt' + content.slice(end);
+      const reparsed = parsePromptText(edited, format);
+      assert.equal(reparsed.text, 'A new prompt');
+      assert.deepEqual({ ...reparsed, text: '' }, { ...parsed, text: '' });
+    });
+  }
+
+  it('points after the front matter when there is no text yet', () => {
+    const content = '---\nseed: 1\n---\n';
+    const { start, end } = locatePromptText(content, 'txt');
+    assert.equal(start, content.length);
+    assert.equal(end, start);
+  });
+
+  it('throws the parser’s error on bad front matter', () => {
+    assert.throws(() => locatePromptText('---\nsneed: 1\n---\nA cat', 'txt'), codeIs('prompt-front-matter'));
   });
 });

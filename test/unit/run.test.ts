@@ -316,6 +316,7 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     const result = await engine.start({ prompt: path, options: { disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') });
     assert.equal(result.status, 'succeeded');
     assert.equal(result.runDir, join(dir, 'out'));
+    assert.equal(result.trace.api_calls[0]?.path, '/v1/account', 'the token check before the run is the first recorded call');
     assert.deepEqual(result.trace.settings.seeds, [5, 6]);
     assert.equal(result.trace.images[0].scores?.vqascore.value, null);
     assert.match(result.trace.scoring_models?.pickscore ?? '', /int8/);
@@ -327,6 +328,29 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     assert.equal(made, 1, 'both runs used the one kept scorer');
     await engine.dispose();
     assert.equal(disposals, 1, 'dispose() closes the kept scorer');
+  });
+
+  it('the front door checks a token with GET /v1/account (nothing created) and refuses a wrong one as token-invalid', async () => {
+    const good = createEngine({ token: fx.fake.token, apiBaseUrl: fx.fake.url });
+    const account = await good.checkToken();
+    assert.equal(account.username, 'fake-user');
+    const wrong = createEngine({ token: 'r8_notTheFakesToken0123456789', apiBaseUrl: fx.fake.url });
+    await assert.rejects(wrong.checkToken(), (e: { code?: string; message?: string }) => e.code === 'token-invalid' && !e.message?.includes('r8_notTheFakesToken'));
+    await assert.rejects(createEngine({ apiBaseUrl: fx.fake.url }).checkToken(), (e: { code?: string }) => e.code === 'token-missing');
+    assert.ok(fx.fake.requests.some((r) => r.method === 'GET' && r.path === '/v1/account'));
+  });
+
+  it('records a prompt read from an unsaved editor buffer as prompts.unsaved_edits', async () => {
+    const { dir, path } = await writePrompt(fx.root, 'cat.txt', 'A cat on disk');
+    caseDirs.push(dir);
+    const engine = createEngine({ token: fx.fake.token, apiBaseUrl: fx.fake.url });
+    const prompt = { ...(await readPromptFile(path)), text: 'A cat in the editor', unsavedEdits: true };
+    const plan = await engine.plan({ prompt, options: { numVariations: 1 } });
+    const trace = newTrace({ prompt: plan.prompt, settings: plan.settings, demo: false, estimate: plan.estimate });
+    assert.equal(trace.prompts.enhanced, 'A cat in the editor');
+    assert.equal(trace.prompts.unsaved_edits, true);
+    const fromDisk = newTrace({ prompt: await readPromptFile(path), settings: plan.settings, demo: false, estimate: null });
+    assert.equal(fromDisk.prompts.unsaved_edits, false);
   });
 
   it('the run folder opens again for readers (RunFolder.open resolves the real path)', async () => {

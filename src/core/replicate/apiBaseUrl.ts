@@ -24,6 +24,8 @@ export function checkApiBaseUrl(value: string, source: string): string {
     throw refuse('is not a URL');
   }
   if (url.username || url.password) throw refuse('must not contain a user name or password');
+  // Request paths are appended to the base: a query or fragment would end up in the middle of them.
+  if (url.search || url.hash) throw refuse('must not carry a query or a fragment');
   if (url.protocol === 'https:') return url.href.replace(/\/+$/, '');
   if (url.protocol !== 'http:') throw refuse(`must be an https:// URL, not ${url.protocol}`);
   if (!isLoopbackHost(url.hostname)) throw refuse('sends the API token in clear text to another machine (plain http:// is only for loopback addresses)');

@@ -13,6 +13,8 @@
  *   image_001_metadata.json …    one per ranked image (metadata.ts has its schema)
  *   best_candidate.png           a copy of image_001.png
  *   summary.md                   the console report as Markdown
+ *   .thumbnails/seed_<seed>_<NNN>.webp  small previews a face made for its grid (optional; the
+ *                                  engine neither writes nor needs them)
  *
  * File names are built here from numbers only: nothing from model output or prompt text ever
  * becomes part of a path. Paths that would leave the folder, or pass through a symbolic link, are
@@ -30,6 +32,8 @@ export const PENDING_DIR = 'pending';
 /** Hidden while a run goes on, gone when it ends: the room its last words need on a full disk. */
 export const SPACE_RESERVE_FILE = '.space-reserve';
 const SPACE_RESERVE_BYTES = 256 * 1024;
+/** Hidden folder for previews made by a face (the VS Code panel's WebP thumbnails). */
+export const THUMBNAILS_DIR = '.thumbnails';
 
 const pad3 = (n: number) => String(n).padStart(3, '0');
 
@@ -46,6 +50,11 @@ export function rankedMetadataName(rank: number): string {
 /** Provisional name of an image before ranking: `pending/seed_<seed>_<NNN>.png` (NNN = index + 1). */
 export function pendingImageName(index: number, seed: number): string {
   return `${PENDING_DIR}/seed_${seed}_${pad3(index + 1)}.png`;
+}
+
+/** Preview of one image, named by its index and seed (stable while the image moves to its ranked name). */
+export function thumbnailName(index: number, seed: number): string {
+  return `${THUMBNAILS_DIR}/seed_${seed}_${pad3(index + 1)}.webp`;
 }
 
 /** `<prompt dir>/<prompt stem>.images` */
@@ -137,7 +146,9 @@ export class RunFolder {
    */
   async pathOf(rel: string): Promise<string> {
     const segments = rel.split('/');
-    if (isAbsolute(rel) || segments.some((s) => !SAFE_SEGMENT.test(s) || s === '.' || s === '..')) throw unsafe(rel, 'not a plain relative name');
+    // The one hidden name allowed is the thumbnails folder, as the first segment.
+    const safe = (s: string, i: number) => (SAFE_SEGMENT.test(s) || (i === 0 && s === THUMBNAILS_DIR)) && s !== '.' && s !== '..';
+    if (isAbsolute(rel) || !segments.every(safe)) throw unsafe(rel, 'not a plain relative name');
     const full = join(this.root, ...segments);
     const back = relative(this.root, full);
     if (back.startsWith('..') || isAbsolute(back) || !full.startsWith(this.root + sep)) throw unsafe(rel, 'outside the run folder');

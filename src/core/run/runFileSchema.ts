@@ -161,7 +161,10 @@ export const TRACE_SPEC: Spec = {
         scored_text: nullable('string'),
         scored_text_truncated: nullable('boolean'),
         clip_token_count: nullable({ int: [0, 1e6] }),
+        unsaved_edits: 'boolean',
       },
+      // Traces written before the extension recorded unsaved edits lack it (read as false).
+      optional: ['unsaved_edits'],
     },
     settings: {
       object: {

@@ -147,6 +147,7 @@ export function newTrace(opts: { prompt: PromptFile; settings: TraceSettings; de
       scored_text: null,
       scored_text_truncated: null,
       clip_token_count: null,
+      unsaved_edits: opts.prompt.unsavedEdits === true,
     },
     settings: opts.settings,
     scoring_models: null,

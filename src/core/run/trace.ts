@@ -13,7 +13,8 @@
  *   prompt_file: absolute path | null,
  *   prompts: { original | null, enhanced (the text sent to the model), negative | null, title | null,
  *              scored_text | null (what the CLIP metrics saw after truncation to 77 tokens),
- *              scored_text_truncated | null, clip_token_count | null },
+ *              scored_text_truncated | null, clip_token_count | null,
+ *              unsaved_edits (the text came from an editor buffer with changes not saved to prompt_file) },
  *   settings: { models: ["owner/name[:version]", …] (primary first), primary_model, fallback_models,
  *               aspect_ratio, num_variations, base_seed, seed_source: "cli" | "front-matter" | "random",
  *               seeds: number[] (seed of image i = base_seed + i), concurrency, weights {pickscore, clip_score,
@@ -89,6 +90,8 @@ export interface TracePrompts {
   scored_text: string | null;
   scored_text_truncated: boolean | null;
   clip_token_count: number | null;
+  /** The text came from an editor buffer with unsaved changes: prompt_file on disk says something else. */
+  unsaved_edits: boolean;
 }
 
 export interface TraceImage {
@@ -296,6 +299,7 @@ export async function readTrace(folder: RunFolder): Promise<GenerationTrace> {
   }
   // Fields added within schema version 1: traces written before them get what a run uses now.
   trace.rate_limit_waits ??= [];
+  trace.prompts.unsaved_edits ??= false;
   trace.settings.prediction_timeout_s ??= DEFAULT_PREDICTION_TIMEOUT_MS / 1000;
   if (typeof trace.settings.prediction_timeout_s === 'number') trace.settings.cancel_after ??= cancelAfterFor(trace.settings.prediction_timeout_s * 1000);
   trace.claimed_predictions ??= trace.images.map((i) => i?.prediction_id).filter((id): id is string => typeof id === 'string');

@@ -11,14 +11,17 @@ import Mocha from 'mocha';
 export interface IntegrationResults {
   passed: number;
   failed: number;
-  tests: { title: string; state: 'passed' | 'failed'; error?: string }[];
+  tests: { title: string; state: 'passed' | 'failed'; ms?: number; error?: string }[];
 }
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 30_000, color: false, reporter: 'spec' });
   // CONTACT_SHEET_INTEGRATION_ONLY=activation runs only the suites whose file names start so
-  // (the benchmark's activation measurement needs no other suite).
+  // (the benchmark's activation measurement needs no other suite);
+  // CONTACT_SHEET_INTEGRATION_GREP=history npm run test:integration runs only the matching tests.
   const only = (process.env.CONTACT_SHEET_INTEGRATION_ONLY ?? '').split(',').filter(Boolean);
+  const grep = process.env.CONTACT_SHEET_INTEGRATION_GREP;
+  if (grep) mocha.grep(grep);
   for (const file of readdirSync(__dirname).filter((f) => f.endsWith('.test.js') && (!only.length || only.some((o) => f.startsWith(o)))).sort()) {
     mocha.addFile(join(__dirname, file));
   }
@@ -27,11 +30,11 @@ export async function run(): Promise<void> {
     const runner = mocha.run(() => resolve());
     runner.on('pass', (test) => {
       results.passed++;
-      results.tests.push({ title: test.fullTitle(), state: 'passed' });
+      results.tests.push({ title: test.fullTitle(), state: 'passed', ms: test.duration });
     });
     runner.on('fail', (test, err: Error) => {
       results.failed++;
-      results.tests.push({ title: test.fullTitle(), state: 'failed', error: err?.stack ?? String(err) });
+      results.tests.push({ title: test.fullTitle(), state: 'failed', ms: test.duration, error: err?.stack ?? String(err) });
     });
   });
   writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2));
