@@ -147,7 +147,21 @@ export async function checkRunInvariants(c: InvariantCase): Promise<string[]> {
     for (const p of predictions) {
       if (p.status !== 'succeeded' || p.outputProblem) continue;
       if (!claimed.has(p.id)) {
-        v(`prediction ${p.id} succeeded but the run does not know it`);
+        // A create whose answer was lost, then the run stopped before its lookup found it (a lookup
+        // refused with 401, or the user's cancel): the image it was for failed with an error resume
+        // retries, and resume's recovery adopts the prediction (the kill cases prove it) instead of
+        // paying again. For a model without a seed input, any such image of that model can take it.
+        // Anything else is a paid image the run has lost.
+        const seeded = typeof p.input.seed === 'number';
+        const own = trace.images.find(
+          (i) =>
+            (seeded ? i.seed === p.input.seed : i.model === null || i.model === p.model) &&
+            i.status === 'failed' &&
+            !i.prediction_id &&
+            (RECOVERABLE_ON_RESUME.has(i.error?.code ?? '') || i.error?.code === 'canceled'),
+        );
+        if (own) continue;
+        v(`prediction ${p.id} succeeded but the run does not know it, and no image is left for resume to adopt it (run: ${trace.status}, ${trace.error?.code ?? 'no error'}; images: ${trace.images.map((i) => `${i.index} ${i.model ?? '-'} ${i.status} ${i.error?.code ?? ''} ${i.prediction_id ?? ''}`).join('; ')})`);
         continue;
       }
       const img = trace.images.find((i) => i.prediction_id === p.id);

@@ -90,7 +90,7 @@ export async function checkPrecision(argv: string[], io: CliIO): Promise<number>
   const scores: Record<Precision, ImageScores[]> = { fp32: [], int8: [] };
   for (const precision of ['fp32', 'int8'] as const) {
     io.stderr(`Scoring ${images.length} images at ${precision}…`);
-    const scorer = createScorer({ ...base, precision }, { logger: streamLogger((l) => io.stderr(l), 'warn') });
+    const scorer = createScorer({ ...base, precision }, { logger: streamLogger((l) => io.stderr(l), 'warn'), startWorker: io.startScoringWorker });
     try {
       await scorer.setPrompt(prompt, io.signal);
       for (const [i, bytes] of files.entries()) {
