@@ -1,8 +1,9 @@
-// npm test: compile, then the three test layers, then one totals line.
+// npm test: compile, then the four test layers, then one totals line.
 //   1. npm run compile            (typecheck + bundles)
 //   2. unit                       mocha, test/unit/**/*.test.ts
-//   3. integration                mocha inside VS Code's extension host (code-server)
-//   4. e2e                        the packaged VSIX driven through Chromium
+//   3. webview                    the results panel's webview in Chromium, through a fake host
+//   4. integration                mocha inside VS Code's extension host (code-server)
+//   5. e2e                        the packaged VSIX driven through Chromium
 // Each layer prints mocha's spec output; its "N passing" / "N failing" lines are parsed. The last
 // line is exactly `N passed, N failed` (totals). A failed compile, a layer that crashes without a
 // summary, or a layer that runs 0 tests counts as one failure and makes the exit code non-zero.
@@ -16,6 +17,7 @@ const MINUTE = 60_000;
 
 const layers = [
   { name: 'unit', command: process.execPath, args: [mocha, '--config', 'test/unit/.mocharc.cjs'], timeoutMs: 20 * MINUTE },
+  { name: 'webview', command: process.execPath, args: ['test/webview/run.mjs'], timeoutMs: 10 * MINUTE },
   { name: 'integration', command: process.execPath, args: ['test/integration/run.mjs'], timeoutMs: 10 * MINUTE },
   // compile has just built dist/: the e2e layer packages it without building again.
   { name: 'e2e', command: process.execPath, args: ['test/e2e/run.mjs'], timeoutMs: 15 * MINUTE, env: { CONTACT_SHEET_SKIP_BUILD: '1' } },

@@ -18,7 +18,7 @@ import { ReplicateClient } from './replicate/client';
 import { generateImages } from './replicate/generator';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run/executeRun';
-import { createRunFolder, defaultRunsParent, timestampFolderName } from './run/output';
+import { createRunFolder, defaultRunsParent, timestampFolderName, type RunFolder } from './run/output';
 import { openRunForResume } from './run/resume';
 import { recoverUnrecordedPredictions } from './run/resumeRecovery';
 import { DEFAULT_API_BASE_URL, newTrace, resolveSettings, type RunRequestOptions } from './run/runPlan';
@@ -246,7 +246,7 @@ class RunEngine implements Engine {
     await kept?.scorer.dispose();
   }
 
-  private async execute(client: ReplicateClient, folder: Parameters<typeof executeRun>[0], trace: GenerationTrace, hooks: RunHooks): Promise<RunResult> {
+  private async execute(client: ReplicateClient, folder: RunFolder, trace: GenerationTrace, hooks: RunHooks): Promise<RunResult> {
     const pricing = this.pricing();
     const config = this.scorerConfig(trace);
     // The kept scorer holds one prompt at a time: a second concurrent run gets its own scorer.

@@ -208,7 +208,7 @@ export interface RunView {
   error: SerializedError | null;
 }
 
-/** An earlier run of this prompt, from its generation_trace.json. */
+/** An earlier run of this prompt, from its generation_trace.json (a run in progress is listed too, status `running`, so the user can get back to it). */
 export interface HistoryEntry {
   runId: string;
   startedAt: number;

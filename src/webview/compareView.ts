@@ -12,7 +12,6 @@ import { MetricRow, metricState } from './scoreBars';
 export interface CompareHandlers {
   /** A full-size image finished loading. */
   shown(index: number): void;
-  closed(): void;
 }
 
 export class CompareView {
@@ -74,7 +73,6 @@ export class CompareView {
   private afterClose(): void {
     this.body.replaceChildren();
     this.shownIndices = [];
-    this.handlers.closed();
     const target = this.returnFocus;
     this.returnFocus = null;
     if (target?.isConnected) target.focus();

@@ -116,10 +116,6 @@ export class GridView {
     this.refresh([...this.cards.keys()]);
   }
 
-  focusCard(index: number): void {
-    this.setActive(index, true);
-  }
-
   private toggle(index: number): void {
     const at = this.selected.indexOf(index);
     if (at >= 0) this.setSelection(this.selected.filter((i) => i !== index));

@@ -12,7 +12,6 @@ export class HistoryView {
   private readonly list = el('ol', { className: 'history-list', testid: 'history-list' });
   private readonly count = el('span', { className: 'count-badge' });
   private readonly empty = el('p', { className: 'empty-note', text: 'Earlier runs of this prompt appear here.' });
-  private entries: HistoryEntry[] = [];
 
   constructor(private readonly open: (runId: string) => void) {
     const heading = el('h2', { className: 'section-title', attrs: { id: 'history-title' } }, [icon('history'), el('span', { text: 'History' }), this.count]);
@@ -20,7 +19,6 @@ export class HistoryView {
   }
 
   update(entries: HistoryEntry[], currentRunId: string | null): void {
-    this.entries = entries;
     setText(this.count, String(entries.length));
     this.count.hidden = entries.length === 0;
     this.empty.hidden = entries.length > 0;
@@ -33,10 +31,6 @@ export class HistoryView {
       if (button.dataset.runId === runId) button.setAttribute('aria-current', 'true');
       else button.removeAttribute('aria-current');
     }
-  }
-
-  get runIds(): string[] {
-    return this.entries.map((e) => e.runId);
   }
 
   private item(entry: HistoryEntry, current: boolean): HTMLLIElement {

@@ -159,10 +159,12 @@ export class ImageCard {
 
     // Scores.
     setText(this.overall, image.overall !== null ? formatScore(image.overall) : '—');
+    this.overall.classList.toggle('empty', image.overall === null);
     setAttr(this.overall, 'title', image.overall !== null ? 'Overall score (weighted mean of the available metrics), 0–100' : 'Not scored yet');
     setText(this.preference, image.preferenceProbability !== null ? `${formatPercent(image.preferenceProbability)} preferred` : '');
     setAttr(this.preference, 'title', image.preferenceProbability !== null ? 'PickScore preference probability: the chance people prefer this image over the others of the run' : null);
-    this.bars.update(image.scores, stage === 'scoring' || (stage !== 'failed' && !image.scores));
+    // Bars show "scoring" once the image is on disk; before that, just the metric names.
+    this.bars.update(image.scores, stage === 'scoring');
 
     // Meta: seed, model, cost with its source.
     setText(this.metaSeed, [`seed ${image.seed}`, image.model ? shortModel(image.model) : null].filter(Boolean).join(' · '));

@@ -84,7 +84,7 @@ export class PanelApp {
       shown: (index) => this.reportShown(index, 'thumbnail'),
     });
     this.history = new HistoryView((runId) => void this.openHistory(runId));
-    this.compare = new CompareView({ shown: (index) => this.reportShown(index, 'full'), closed: () => undefined });
+    this.compare = new CompareView({ shown: (index) => this.reportShown(index, 'full') });
     this.errorBanner.hidden = true;
     const main = el('div', { className: 'main-column' }, [this.summary.root, this.emptyState, this.grid.root]);
     const layout = el('div', { className: 'layout' }, [main, this.history.root]);

@@ -58,9 +58,7 @@ export class SummaryView {
       this.cost,
       this.elapsed,
       this.demo,
-      el('span', { className: 'spacer' }),
-      el('span', { className: 'selection-bar' }, [this.selectionText, this.compareButton, this.clearButton]),
-      reveal,
+      el('span', { className: 'summary-actions' }, [this.selectionText, this.compareButton, this.clearButton, reveal]),
     ]);
     this.root = el('section', { className: 'summary', attrs: { 'aria-label': 'Run summary' }, testid: 'summary' }, [line, this.why, this.notices, this.error]);
     this.root.hidden = true;
@@ -118,10 +116,6 @@ export class SummaryView {
     this.compareButton.disabled = count < 2;
     this.compareButton.title = count < 2 ? 'Select 2 to 4 images (Space on a card) to compare them side by side' : `Compare the ${count} selected images side by side`;
     this.clearButton.hidden = count === 0;
-  }
-
-  dispose(): void {
-    this.stopTimer();
   }
 
   /** Elapsed time and the notices (wait countdowns change every second). */

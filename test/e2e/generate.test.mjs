@@ -13,7 +13,7 @@ import {
   openWorkbench,
   pickQuickItem,
   runCommand,
-  waitForText,
+  waitForValue,
   waitForWorkbench,
 } from './workbench.mjs';
 
@@ -63,13 +63,13 @@ describe('Contact Sheet VSIX in code-server (e2e)', function () {
     await runCommand(page, 'Contact Sheet: Generate Images from Prompt');
     await pickQuickItem(page, 'lighthouse', 'lighthouse.txt');
     const webview = activeWebview(page);
-    assert.equal(await waitForText(webview.locator('[data-testid=prompt-text]'), LIGHTHOUSE), LIGHTHOUSE);
-    const plan = webview.locator('[data-testid=plan]');
-    await waitForText(plan, 'black-forest-labs/flux-schnell');
+    assert.equal(await waitForValue(webview.locator('[data-testid=prompt-text]'), LIGHTHOUSE), LIGHTHOUSE);
+    await waitForValue(webview.locator('[data-testid=plan-model]'), 'black-forest-labs/flux-schnell');
     assert.equal(await webview.locator('[data-testid=plan-fallbacks]').textContent(), 'stability-ai/sdxl');
-    assert.equal(await webview.locator('[data-testid=plan-count]').textContent(), '8');
-    assert.equal(await webview.locator('[data-testid=plan-aspect-ratio]').textContent(), '16:9');
-    assert.equal(await webview.locator('[data-testid=plan-seed]').textContent(), 'random');
+    assert.equal(await webview.locator('[data-testid=plan-count]').inputValue(), '8');
+    assert.equal(await webview.locator('[data-testid=plan-aspect-ratio]').inputValue(), '16:9');
+    assert.equal(await webview.locator('[data-testid=plan-seed]').inputValue(), '');
+    assert.equal(await webview.locator('[data-testid=plan-seed-range]').textContent(), 'random');
     assert.equal(await webview.locator('[data-testid=plan-output]').textContent(), 'prompts/lighthouse.images/<timestamp>');
     await page.screenshot({ path: join(outputDir, 'palette-lighthouse.png') });
     await closeAllEditors(page);
@@ -82,10 +82,11 @@ describe('Contact Sheet VSIX in code-server (e2e)', function () {
     await fox.click({ button: 'right' });
     await chooseContextMenuItem(page, 'Generate Images from Prompt');
     const webview = activeWebview(page);
-    assert.equal(await waitForText(webview.locator('[data-testid=prompt-text]'), FOX), FOX);
+    assert.equal(await waitForValue(webview.locator('[data-testid=prompt-text]'), FOX), FOX);
     assert.equal(await webview.locator('[data-testid=prompt-extras-negative]').textContent(), 'text, watermark');
-    assert.equal(await webview.locator('[data-testid=plan-aspect-ratio]').textContent(), '1:1');
-    assert.equal(await webview.locator('[data-testid=plan-seed]').textContent(), '42 … 49');
+    assert.equal(await webview.locator('[data-testid=plan-aspect-ratio]').inputValue(), '1:1');
+    assert.equal(await webview.locator('[data-testid=plan-seed]').inputValue(), '42');
+    assert.equal(await webview.locator('[data-testid=plan-seed-range]').textContent(), '42 … 49');
     await page.screenshot({ path: join(outputDir, 'explorer-menu-fox.png') });
   });
 
@@ -108,7 +109,7 @@ describe('Contact Sheet VSIX in code-server (e2e)', function () {
     await runCommand(page, 'Developer: Reload Window');
     await waitForWorkbench(page, 'prompts');
     const webview = activeWebview(page);
-    assert.equal(await waitForText(webview.locator('[data-testid=prompt-text]'), FOX, 60_000), FOX);
+    assert.equal(await waitForValue(webview.locator('[data-testid=prompt-text]'), FOX, 60_000), FOX);
     await page.screenshot({ path: join(outputDir, 'restored-after-reload.png') });
   });
 });

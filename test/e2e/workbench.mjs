@@ -91,6 +91,18 @@ export async function waitForText(locator, expected, timeoutMs = UI_TIMEOUT_MS) 
   throw new Error(`expected text containing ${JSON.stringify(expected)}, last seen ${JSON.stringify(last)}`);
 }
 
+/** Waits until an input's (textarea's, select's) value equals `expected`; returns it. */
+export async function waitForValue(locator, expected, timeoutMs = UI_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = (await locator.inputValue({ timeout: 2_000 }).catch(() => null)) ?? '';
+    if (last === expected) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`expected the value ${JSON.stringify(expected)}, last seen ${JSON.stringify(last)}`);
+}
+
 export async function closeAllEditors(page) {
   await runCommand(page, 'View: Close All Editors');
   await page.locator('.tabs-container .tab').first().waitFor({ state: 'detached', timeout: UI_TIMEOUT_MS }).catch(() => {});
