@@ -5,7 +5,7 @@
  *
  * A run's entry sequence, in this order (nothing is spent or created before the checks pass):
  * read the prompt → resolve settings → estimate the cost → (plan ends here) → token present →
- * budget → token valid (GET /v1/account, free) → run folder → trace → executeRun.
+ * budget → token valid (GET /v1/account, free; recorded in the trace's api_calls) → run folder → trace → executeRun.
  *
  * The types a face needs are exported from here too, so a face imports this one module.
  */
@@ -16,6 +16,7 @@ import { defaultModelsDir } from './models/modelsDir';
 import { readPromptFile, type PromptFile } from './prompt';
 import { ReplicateClient } from './replicate/client';
 import { generateImages } from './replicate/generator';
+import type { ApiCallRecord } from './replicate/types';
 import { checkBudget, estimateRunCost, loadPricing, type Pricing, type RunCostEstimate } from './replicate/pricing';
 import { executeRun, type RunDeps, type RunHooks, type RunResult } from './run/executeRun';
 import { createRunFolder, defaultRunsParent, timestampFolderName, type RunFolder } from './run/output';
@@ -162,7 +163,7 @@ export interface Engine {
    * Checks the token with Replicate (GET /v1/account: free, nothing is created) and answers the
    * account's name; throws token-missing, token-invalid, or network errors.
    */
-  checkToken(options?: { signal?: AbortSignal }): Promise<{ username: string }>;
+  checkToken(options?: { signal?: AbortSignal; onApiCall?: (call: ApiCallRecord) => void }): Promise<{ username: string }>;
   /** Closes the kept scorer, if any. */
   dispose(): Promise<void>;
 }
@@ -214,9 +215,10 @@ class RunEngine implements Engine {
     const client = await this.replicateClient();
     const budgetNote = checkBudget(rawEstimate(plan.estimate), plan.settings.budget_usd);
     if (budgetNote) hooks.onNotice?.({ kind: 'budget-unchecked', message: budgetNote });
-    await client.account({ signal: hooks.signal });
+    const accountCalls = await checkAccount(client, hooks);
     const folder = await createRunFolder({ promptPath: plan.prompt.path, outputDir: plan.request.outputDir, runsDir: plan.request.runsDir });
     const trace = newTrace({ prompt: plan.prompt, settings: plan.settings, demo: plan.demo, estimate: plan.estimate });
+    trace.api_calls.push(...accountCalls);
     if (budgetNote) trace.warnings.push(budgetNote);
     return this.execute(client, folder, trace, hooks);
   }
@@ -225,7 +227,7 @@ class RunEngine implements Engine {
     const run = await openRunForResume(runDir);
     if (run.finished) return { status: 'succeeded', trace: run.trace, runDir: run.folder.root, alreadyFinished: true };
     const client = await this.replicateClient();
-    await client.account({ signal: hooks.signal });
+    run.trace.api_calls.push(...(await checkAccount(client, hooks)));
     for (const r of await recoverUnrecordedPredictions(client, run.trace, hooks.signal)) {
       const note = `Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`;
       run.trace.warnings.push(note);
@@ -234,9 +236,9 @@ class RunEngine implements Engine {
     return this.execute(client, run.folder, run.trace, hooks);
   }
 
-  async checkToken(options: { signal?: AbortSignal } = {}): Promise<{ username: string }> {
+  async checkToken(options: { signal?: AbortSignal; onApiCall?: (call: ApiCallRecord) => void } = {}): Promise<{ username: string }> {
     const client = await this.replicateClient();
-    const account = await client.account({ signal: options.signal });
+    const account = await client.account({ signal: options.signal, onCall: options.onApiCall });
     return { username: account.username };
   }
 
@@ -345,6 +347,19 @@ class RunEngine implements Engine {
   private get modelsDir(): string {
     return this.options.modelsDir ?? defaultModelsDir();
   }
+}
+
+/** The token check before a run (GET /v1/account), told as an api-call event and kept for the trace. */
+async function checkAccount(client: ReplicateClient, hooks: EngineRunHooks): Promise<ApiCallRecord[]> {
+  const calls: ApiCallRecord[] = [];
+  await client.account({
+    signal: hooks.signal,
+    onCall: (call) => {
+      calls.push(call);
+      hooks.onEvent?.({ type: 'api-call', call });
+    },
+  });
+  return calls;
 }
 
 function rawEstimate(e: CostEstimate): RunCostEstimate {

@@ -10,7 +10,7 @@ import { buildSuite, root, suiteOutDir } from './buildSuite.mjs';
 const outDir = suiteOutDir;
 const resultsFile = join(outDir, 'results.json');
 const outputDir = join(root, 'test-output', 'integration');
-const TOTAL_TIMEOUT_MS = 240_000;
+const TOTAL_TIMEOUT_MS = 360_000;
 
 async function main() {
   if (!existsSync(join(root, 'dist', 'extension.js')) || !existsSync(join(root, 'dist', 'webview.js'))) {
@@ -74,7 +74,7 @@ async function main() {
 function report(results) {
   console.log('\n  Integration (extension host in code-server)');
   for (const test of results.tests) {
-    console.log(`    ${test.state === 'passed' ? '✔' : '✗'} ${test.title}`);
+    console.log(`    ${test.state === 'passed' ? '✔' : '✗'} ${test.title}${test.ms !== undefined ? ` (${test.ms} ms)` : ''}`);
     if (test.error) console.log(test.error.replace(/^/gm, '        '));
   }
   console.log(`\n  ${results.passed} passing`);

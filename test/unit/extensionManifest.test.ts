@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMAND_IDS } from '../../src/extension/commandIds';
 
@@ -11,10 +11,12 @@ interface Manifest {
     commands: { command: string; title: string }[];
     menus: Record<string, { command: string; when?: string }[]>;
     configuration: { properties: Record<string, { default?: unknown; enum?: string[]; minimum?: number; maximum?: number }> };
+    walkthroughs?: { id: string; steps: { id: string; media: Record<string, string> }[] }[];
   };
 }
 
-const manifest: Manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
+const ROOT = join(__dirname, '..', '..');
+const manifest: Manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
 describe('extension manifest (package.json)', () => {
   it('contributes exactly the commands the extension registers', () => {
@@ -23,12 +25,14 @@ describe('extension manifest (package.json)', () => {
     assert.equal(titles['contactSheet.generate'], 'Generate Images from Prompt');
     assert.equal(titles['contactSheet.setApiToken'], 'Set Replicate API Token');
     assert.equal(titles['contactSheet.downloadModels'], 'Download Scoring Models');
+    assert.equal(titles['contactSheet.openRun'], 'Open Run');
   });
 
   it('activates lazily: on its commands and to restore its panel', () => {
     assert.deepEqual(manifest.activationEvents.sort(), [
       'onCommand:contactSheet.downloadModels',
       'onCommand:contactSheet.generate',
+      'onCommand:contactSheet.openRun',
       'onCommand:contactSheet.setApiToken',
       'onWebviewPanel:contactSheet.results',
     ]);
@@ -59,6 +63,7 @@ describe('extension manifest (package.json)', () => {
       numVariations: 8,
       aspectRatio: '16:9',
       seed: null,
+      askForOptions: true,
       outputFolder: '',
       weights: { pickscore: 0.5, clipScore: 0.25, vqascore: 0.15, aesthetic: 0.1 },
       concurrency: 8,
@@ -69,9 +74,35 @@ describe('extension manifest (package.json)', () => {
       'scoring.executionProviders': ['cpu'],
       'scoring.modelsDir': '',
       'scoring.hubEndpoint': '',
+      apiBaseUrl: '',
     });
     assert.deepEqual(p['contactSheet.aspectRatio'].enum, ['1:1', '4:3', '3:4', '16:9', '9:16']);
     assert.deepEqual([p['contactSheet.numVariations'].minimum, p['contactSheet.numVariations'].maximum], [1, 16]);
     assert.deepEqual(p['contactSheet.scoring.precision'].enum, ['fp32', 'int8']);
+  });
+
+  it('reads every setting it contributes somewhere in the extension (none is decoration)', () => {
+    const sources = readdirSync(join(ROOT, 'src', 'extension'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(ROOT, 'src', 'extension', f), 'utf8'))
+      .join('\n');
+    for (const key of Object.keys(manifest.contributes.configuration.properties)) {
+      const short = key.replace(/^contactSheet\./, '');
+      assert.ok(sources.includes(`'${short}'`), `${key} is read by src/extension`);
+    }
+  });
+
+  it('offers Open Run on run folders and trace files, and a walkthrough whose media ship', () => {
+    const openRun = manifest.contributes.menus['explorer/context']?.find((m) => m.command === 'contactSheet.openRun');
+    assert.match(openRun?.when ?? '', /generation_trace\.json/);
+    const walkthroughs = manifest.contributes.walkthroughs ?? [];
+    assert.equal(walkthroughs.length, 1);
+    const steps = walkthroughs[0].steps;
+    assert.deepEqual(steps.map((s) => s.id), ['setToken', 'pickPrompt', 'generate', 'tryDemo']);
+    for (const step of steps) {
+      for (const media of Object.values(step.media).filter((v) => v.startsWith('media/'))) {
+        assert.ok(existsSync(join(ROOT, media)), `${step.id}: ${media} exists`);
+      }
+    }
   });
 });

@@ -316,6 +316,7 @@ describe('run pipeline (fake Replicate + tiny models)', function () {
     const result = await engine.start({ prompt: path, options: { disabledMetrics: ['vqascore'], precision: 'int8' }, outputDir: join(dir, 'out') });
     assert.equal(result.status, 'succeeded');
     assert.equal(result.runDir, join(dir, 'out'));
+    assert.equal(result.trace.api_calls[0]?.path, '/v1/account', 'the token check before the run is the first recorded call');
     assert.deepEqual(result.trace.settings.seeds, [5, 6]);
     assert.equal(result.trace.images[0].scores?.vqascore.value, null);
     assert.match(result.trace.scoring_models?.pickscore ?? '', /int8/);

@@ -4,6 +4,7 @@ import type { CommandId } from '../commandIds';
 import type { ExtensionServices } from '../extensionServices';
 import { downloadModels } from './downloadModels';
 import { generateFromPrompt } from './generateFromPrompt';
+import { openRun } from './openRun';
 import { setApiToken } from './setApiToken';
 
 type CommandHandler = (services: ExtensionServices, ...args: unknown[]) => Promise<void>;
@@ -11,7 +12,8 @@ type CommandHandler = (services: ExtensionServices, ...args: unknown[]) => Promi
 /** Every contributed command and its handler; registered in one loop by activate(). */
 export const COMMAND_HANDLERS: Record<CommandId, CommandHandler> = {
   'contactSheet.generate': (services, argument) => generateFromPrompt(services, argument),
-  'contactSheet.setApiToken': (services) => setApiToken(services),
+  'contactSheet.openRun': (services, argument) => openRun(services, argument),
+  'contactSheet.setApiToken': async (services) => void (await setApiToken(services)),
   'contactSheet.downloadModels': (services, argument) => downloadModels(services, argument),
 };
 
@@ -33,9 +35,13 @@ export function registerCommands(services: ExtensionServices): vscode.Disposable
  */
 function reportCommandError(services: ExtensionServices, id: string, e: unknown): void {
   const error = toContactSheetError(e);
+  if (error.code === 'canceled') {
+    services.logger.info(`${id}: ${error.message}`);
+    return;
+  }
   services.logger.error(`${id} failed: [${error.code}] ${error.message}`);
   const text = error.action ? `${error.message} ${error.action}` : error.message;
-  void vscode.window.showErrorMessage(`Contact Sheet: ${text}`, 'Show Log').then((choice) => {
+  void services.notifier.error(`Contact Sheet: ${text}`, 'Show Log').then((choice) => {
     if (choice === 'Show Log') services.showLog();
   });
 }

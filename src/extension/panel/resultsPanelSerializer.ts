@@ -3,12 +3,11 @@ import type { ExtensionServices } from '../extensionServices';
 import { isPromptFile } from '../promptFileChooser';
 import { ResultsPanel } from './resultsPanel';
 
-/** What the webview persists with setState: only the prompt's identity, everything else is re-read. */
-export interface PersistedPanelState {
-  promptUri: string;
-}
-
-/** Restores results panels after a window reload from the prompt file on disk, or closes them. */
+/**
+ * Restores results panels after a window reload, from disk: the webview persisted only the
+ * prompt's identity (and the run it showed), the panel re-reads the prompt, the plan and the runs'
+ * traces. A panel whose prompt file is gone is closed.
+ */
 export class ResultsPanelSerializer implements vscode.WebviewPanelSerializer<unknown> {
   constructor(private readonly services: ExtensionServices) {}
 
@@ -24,7 +23,7 @@ export class ResultsPanelSerializer implements vscode.WebviewPanelSerializer<unk
 }
 
 async function restorablePromptUri(state: unknown): Promise<vscode.Uri | undefined> {
-  const raw = (state as Partial<PersistedPanelState> | undefined)?.promptUri;
+  const raw = (state as { promptUri?: unknown } | undefined)?.promptUri;
   if (typeof raw !== 'string') return undefined;
   let uri: vscode.Uri;
   try {

@@ -4,11 +4,14 @@ import { webviewShellHtml } from './webviewShell';
 
 export const RESULTS_VIEW_TYPE = 'contactSheet.results';
 
-/** Webview options: scripts on, resources only from dist/ and media/ (run folders join later). */
-export function getWebviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+/**
+ * Webview options: scripts on; resources only from dist/, media/ and the folders that hold this
+ * prompt's runs (its images and their previews), nothing else on disk.
+ */
+export function getWebviewOptions(extensionUri: vscode.Uri, runRoots: readonly vscode.Uri[] = []): vscode.WebviewOptions {
   return {
     enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media'), ...runRoots],
   };
 }
 

@@ -5,11 +5,10 @@ import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { Manifest } from '../../../src/core/models/manifest';
 import type { StoredFileRecord } from '../../../src/core/models/store';
-import { silentLogger } from '../../../src/core/log';
 import { downloadModels } from '../../../src/extension/commands/downloadModels';
-import type { ExtensionServices } from '../../../src/extension/extensionServices';
 import { startHubServer, type HubServer } from '../../../src/sandbox/hub/server';
 import { makeTinyModels } from '../../../src/sandbox/tinyModels/makeTinyModels';
+import { contactSheet } from '../support/extensionApi';
 
 /** "Download Scoring Models" in the real extension host, against a local hub serving tiny models. */
 describe('Contact Sheet: Download Scoring Models', function () {
@@ -40,7 +39,7 @@ describe('Contact Sheet: Download Scoring Models', function () {
     const config = vscode.workspace.getConfiguration('contactSheet');
     await config.update('scoring.modelsDir', modelsDir, vscode.ConfigurationTarget.Workspace);
     await config.update('scoring.hubEndpoint', hub.url, vscode.ConfigurationTarget.Workspace);
-    const services = { logger: silentLogger, showLog: () => undefined } as Partial<ExtensionServices> as ExtensionServices;
+    const { services } = await contactSheet();
     await downloadModels(services, undefined, { manifestPath: tiny.manifestPath });
 
     for (const [id, model] of Object.entries(manifest.models)) {

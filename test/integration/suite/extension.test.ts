@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
+import type { ContactSheetTestApi } from '../../../src/extension/extension';
 
 const EXTENSION_ID = 'contact-sheet.contact-sheet';
 const RESULTS_VIEW_TYPE = 'contactSheet.results';
@@ -29,19 +30,34 @@ async function waitForResultsTab(label: string, timeoutMs = 10_000): Promise<vsc
 }
 
 describe('Contact Sheet extension', () => {
+  before(async () => {
+    // These tests open panels; the runs they start stop at the missing token (nothing to pick).
+    await vscode.workspace.getConfiguration('contactSheet').update('askForOptions', false, vscode.ConfigurationTarget.Workspace);
+  });
+
+  after(async () => {
+    await vscode.workspace.getConfiguration('contactSheet').update('askForOptions', undefined, vscode.ConfigurationTarget.Workspace);
+  });
+
   afterEach(async () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('activates and registers its commands', async () => {
-    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    const extension = vscode.extensions.getExtension<ContactSheetTestApi>(EXTENSION_ID);
     assert.ok(extension, `${EXTENSION_ID} is installed`);
-    await extension.activate();
+    const wasActive = extension.isActive;
+    const started = performance.now();
+    const api = await extension.activate();
+    const wallMs = performance.now() - started;
     assert.equal(extension.isActive, true);
+    // Printed for the record (no timing assertion): activate() itself, and load + activate when this call did both.
+    console.log(`      activate() took ${api.activationMs.toFixed(1)} ms${wasActive ? '' : `; loading and activating took ${wallMs.toFixed(1)} ms`}`);
     const commands = await vscode.commands.getCommands(true);
     assert.ok(commands.includes('contactSheet.generate'), 'contactSheet.generate is registered');
     assert.ok(commands.includes('contactSheet.setApiToken'), 'contactSheet.setApiToken is registered');
     assert.ok(commands.includes('contactSheet.downloadModels'), 'contactSheet.downloadModels is registered');
+    assert.ok(commands.includes('contactSheet.openRun'), 'contactSheet.openRun is registered');
   });
 
   it('exposes the manifest defaults through getConfiguration', () => {
@@ -61,6 +77,7 @@ describe('Contact Sheet extension', () => {
     assert.deepEqual(config.get('scoring.executionProviders'), ['cpu']);
     assert.equal(config.get('scoring.modelsDir'), '');
     assert.equal(config.get('scoring.hubEndpoint'), '');
+    assert.equal(config.get('apiBaseUrl'), '');
   });
 
   it('opens the results panel for a prompt file passed as the explorer argument', async () => {

@@ -11,7 +11,7 @@ import Mocha from 'mocha';
 export interface IntegrationResults {
   passed: number;
   failed: number;
-  tests: { title: string; state: 'passed' | 'failed'; error?: string }[];
+  tests: { title: string; state: 'passed' | 'failed'; ms?: number; error?: string }[];
 }
 
 export async function run(): Promise<void> {
@@ -24,11 +24,11 @@ export async function run(): Promise<void> {
     const runner = mocha.run(() => resolve());
     runner.on('pass', (test) => {
       results.passed++;
-      results.tests.push({ title: test.fullTitle(), state: 'passed' });
+      results.tests.push({ title: test.fullTitle(), state: 'passed', ms: test.duration });
     });
     runner.on('fail', (test, err: Error) => {
       results.failed++;
-      results.tests.push({ title: test.fullTitle(), state: 'failed', error: err?.stack ?? String(err) });
+      results.tests.push({ title: test.fullTitle(), state: 'failed', ms: test.duration, error: err?.stack ?? String(err) });
     });
   });
   writeFileSync(join(__dirname, 'results.json'), JSON.stringify(results, null, 2));
