@@ -323,9 +323,10 @@ export class ResultsPanel {
       traceWatcher.onDidCreate(() => this.schedule(() => this.pushHistory())),
       traceWatcher.onDidDelete(() => this.schedule(() => this.pushHistory())),
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (!isPrompt(e.document.uri) || !e.contentChanges.length) return;
+        if (!isPrompt(e.document.uri)) return;
+        // An event without changes is the dirty flag catching up (a first edit arrives before it).
         this.pushDocument(e.document);
-        this.schedule(() => this.refreshPlan());
+        if (e.contentChanges.length) this.schedule(() => this.refreshPlan());
       }),
       vscode.workspace.onDidSaveTextDocument((d) => isPrompt(d.uri) && this.pushDocument(d)),
       vscode.workspace.onDidCloseTextDocument((d) => isPrompt(d.uri) && this.schedule(() => this.refreshPrompt())),
