@@ -10,7 +10,8 @@ import { buildSuite, root, suiteOutDir } from './buildSuite.mjs';
 const outDir = suiteOutDir;
 const resultsFile = join(outDir, 'results.json');
 const outputDir = join(root, 'test-output', 'integration');
-const TOTAL_TIMEOUT_MS = 360_000;
+// The run tests make real runs (fake Replicate, tiny models): about 2–3 minutes on a busy 2-core machine.
+const TOTAL_TIMEOUT_MS = 300_000;
 
 async function main() {
   if (!existsSync(join(root, 'dist', 'extension.js')) || !existsSync(join(root, 'dist', 'webview.js'))) {

@@ -141,7 +141,7 @@ export class RunController implements vscode.Disposable {
       this.services.tokenStatus.record('set', username);
     } catch (e) {
       if (toContactSheetError(e).code === 'token-invalid') this.services.tokenStatus.record('invalid', null);
-      if (toContactSheetError(e).code === 'token-missing') void this.services.tokenStatus.refresh();
+      if (toContactSheetError(e).code === 'token-missing') void this.services.tokenStatus.refresh().catch(() => undefined);
       throw e;
     }
   }

@@ -16,6 +16,9 @@ export interface IntegrationResults {
 
 export async function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 30_000, color: false, reporter: 'spec' });
+  // CONTACT_SHEET_INTEGRATION_GREP=history npm run test:integration runs only the matching tests.
+  const grep = process.env.CONTACT_SHEET_INTEGRATION_GREP;
+  if (grep) mocha.grep(grep);
   for (const file of readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) {
     mocha.addFile(join(__dirname, file));
   }

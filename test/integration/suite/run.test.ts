@@ -359,7 +359,9 @@ describe('Generate in the extension host (fake Replicate on 127.0.0.1, tiny mode
     assert.ok(shown);
     assert.ok(world.api.panel(prompt), 'the prompt\'s panel is open');
 
-    // The real webview ran through all of this: it dropped none of the host's messages.
-    assert.doesNotMatch(await world.logText(), /the webview ignored a message|ignored a message/);
+    // The real webview ran through all of this: it dropped none of the host's messages (but the
+    // answers to the requests these tests sent in its name, which it never asked for).
+    const dropped = (await world.logText()).split('\n').filter((line) => /ignored a message/.test(line) && !/response to no pending request/.test(line));
+    assert.deepEqual(dropped, []);
   });
 });
