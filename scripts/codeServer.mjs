@@ -75,7 +75,7 @@ export function freePort() {
 }
 
 /** Temp dirs for one code-server: user data, extensions, XDG config/data, TMPDIR. */
-function makeSandbox(label) {
+function makeSandbox(label, userSettings = {}) {
   const root = mkdtempSync(join(tmpdir(), `contact-sheet-${label}-`));
   const dirs = {
     root,
@@ -88,13 +88,14 @@ function makeSandbox(label) {
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
   // A quiet workbench: no welcome page, no chat side bar, no tips over the editor area.
   mkdirSync(join(dirs.userData, 'User'), { recursive: true });
-  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify(QUIET_WORKBENCH_SETTINGS, null, 2));
+  writeFileSync(join(dirs.userData, 'User', 'settings.json'), JSON.stringify({ ...QUIET_WORKBENCH_SETTINGS, ...userSettings }, null, 2));
   return dirs;
 }
 
-function sandboxEnv(dirs) {
+function sandboxEnv(dirs, extraEnv = {}) {
   return {
     ...process.env,
+    ...extraEnv,
     PATH: `${nodeBinDir}:${process.env.PATH}`,
     XDG_CONFIG_HOME: dirs.xdgConfig,
     XDG_DATA_HOME: dirs.xdgData,
@@ -110,13 +111,15 @@ function baseArgs(dirs) {
 }
 
 /**
- * Starts code-server on `folder`.
- * @param {{ folder: string, label: string, logFile: string, vsix?: string, extraArgs?: string[], startTimeoutMs?: number }} options
+ * Starts code-server on `folder`. `userSettings` join the quiet workbench settings in the user's
+ * settings.json (the file is `join(dirs.userData, 'User', 'settings.json')`, which VS Code watches);
+ * `env` reaches code-server and its extension host.
+ * @param {{ folder: string, label: string, logFile: string, vsix?: string, extraArgs?: string[], startTimeoutMs?: number, userSettings?: Record<string, unknown>, env?: Record<string, string> }} options
  */
 export async function startCodeServer(options) {
   assertToolsInstalled();
-  const dirs = makeSandbox(options.label);
-  const env = sandboxEnv(dirs);
+  const dirs = makeSandbox(options.label, options.userSettings);
+  const env = sandboxEnv(dirs, options.env);
   try {
     if (options.vsix) {
       execFileSync(join(nodeBinDir, 'node'), [codeServerEntry, ...baseArgs(dirs), '--install-extension', options.vsix], {
@@ -181,7 +184,7 @@ export async function startCodeServer(options) {
     await stop();
     throw e;
   }
-  return { url, port, host: `127.0.0.1:${port}`, dirs, stop };
+  return { url, port, host: `127.0.0.1:${port}`, dirs, settingsFile: join(dirs.userData, 'User', 'settings.json'), stop };
 }
 
 async function waitForHealthy(url, exited, timeoutMs) {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { ApiTokenStore } from './apiTokenStore';
 import { registerCommands } from './commands/commandHandlers';
+import type { ScoringModelsSource } from './commands/downloadModels';
 import { storeVerifiedToken } from './commands/setApiToken';
 import { EngineHost } from './engine/engineHost';
 import type { ExtensionServices } from './extensionServices';
@@ -36,7 +37,8 @@ export function activate(context: vscode.ExtensionContext): ContactSheetTestApi 
   const started = performance.now();
   const { channel, logger } = createLogChannel();
   const apiTokens = new ApiTokenStore(context.secrets);
-  const scoringModels = {};
+  // The CLI's --manifest for the extension: tests of the packaged VSIX name tiny models' manifest here.
+  const scoringModels: ScoringModelsSource = process.env.CONTACT_SHEET_MODELS_MANIFEST ? { manifestPath: process.env.CONTACT_SHEET_MODELS_MANIFEST } : {};
   const engines = new EngineHost({ globalStorage: context.globalStorageUri, apiTokens, logger, scoringModels });
   const tokenStatus = new TokenStatus(apiTokens, (token) => engines.checkToken(token), logger, () => readEngineSettings(context.globalStorageUri).apiBaseUrl);
   const services: ExtensionServices = {

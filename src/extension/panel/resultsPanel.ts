@@ -247,9 +247,10 @@ export class ResultsPanel {
       traceWatcher.onDidCreate(onTrace),
       traceWatcher.onDidDelete(onTrace),
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (!isPrompt(e.document.uri) || !e.contentChanges.length) return;
+        if (!isPrompt(e.document.uri)) return;
+        // An event without changes is the dirty flag catching up (a first edit arrives before it).
         this.pushDocument(e.document);
-        this.schedule('plan');
+        if (e.contentChanges.length) this.schedule('plan');
       }),
       vscode.workspace.onDidSaveTextDocument((d) => isPrompt(d.uri) && this.pushDocument(d)),
       vscode.workspace.onDidCloseTextDocument((d) => isPrompt(d.uri) && this.schedule('prompt')),
