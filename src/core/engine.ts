@@ -228,7 +228,10 @@ class RunEngine implements Engine {
     const client = await this.replicateClient();
     const budgetNote = checkBudget(rawEstimate(plan.estimate), plan.settings.budget_usd);
     if (budgetNote) hooks.onNotice?.({ kind: 'budget-unchecked', message: budgetNote });
-    const accountCalls = await checkAccount(client, hooks);
+    const accountCalls = await beforeRun(hooks, () => checkAccount(client, hooks), {
+      message: 'The run was canceled before it started; nothing was spent.',
+      action: 'Run it again when you are ready.',
+    });
     const folder = await createRunFolder({ promptPath: plan.prompt.path, outputDir: plan.request.outputDir, runsDir: plan.request.runsDir });
     const trace = newTrace({ prompt: plan.prompt, settings: plan.settings, demo: plan.demo, estimate: plan.estimate });
     trace.api_calls.push(...accountCalls);
@@ -242,8 +245,12 @@ class RunEngine implements Engine {
     // Before the token is even read: a demo run, or a run made through another API, is refused.
     checkResumable(run.trace, run.folder.root, { demo: this.options.demo ?? false, apiBaseUrl: this.apiBaseUrl });
     const client = await this.replicateClient();
-    run.trace.api_calls.push(...(await checkAccount(client, hooks)));
-    for (const r of await recoverUnrecordedPredictions(client, run.trace, hooks.signal)) {
+    const canceled = {
+      message: 'The resume was canceled before it created a prediction; nothing more was spent.',
+      action: 'Resume it again when you are ready; the images finished before are kept.',
+    };
+    run.trace.api_calls.push(...(await beforeRun(hooks, () => checkAccount(client, hooks), canceled)));
+    for (const r of await beforeRun(hooks, () => recoverUnrecordedPredictions(client, run.trace, hooks.signal), canceled)) {
       const note = `Image ${r.index + 1}: adopted prediction ${r.prediction_id}, created before the interruption but not yet recorded.`;
       run.trace.warnings.push(note);
       hooks.onNotice?.({ kind: 'prediction-adopted', message: note });
@@ -382,6 +389,19 @@ async function checkAccount(client: ReplicateClient, hooks: EngineRunHooks): Pro
     },
   });
   return calls;
+}
+
+/**
+ * A step before the run folder's run begins (the token check, resume's lookups): a cancel there
+ * ends with what was spent (nothing) and what to do, not with the transport's bare abort.
+ */
+async function beforeRun<T>(hooks: EngineRunHooks, step: () => Promise<T>, canceled: { message: string; action: string }): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (!hooks.signal?.aborted || (e instanceof ContactSheetError && e.code !== 'canceled')) throw e;
+    throw new ContactSheetError('canceled', canceled.message, { action: canceled.action });
+  }
 }
 
 function rawEstimate(e: CostEstimate): RunCostEstimate {

@@ -5,6 +5,10 @@
  * never from the client's clock.
  */
 import { strict as assert } from 'node:assert';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEngine } from '../../src/core/engine';
 import type { ContactSheetError } from '../../src/shared/errors';
 import { generateImages } from '../../src/core/replicate/generator';
 import { cancelAfterFor, formatDuration } from '../../src/core/replicate/predictionDeadline';
@@ -144,6 +148,26 @@ describe('Replicate rate limits are account-wide (real HTTP, real timers)', func
     assert.ok(Date.now() < window.until, 'the cancel did not wait out the 30 s window');
     assert.equal(fake.requests.filter((r) => r.lane === 'create').length, 1);
     assert.deepEqual(fake.creates, {});
+  });
+
+  it('a cancel while the token check waits out a 429 ends the run before it starts: an action, no run folder, nothing created', async () => {
+    await start();
+    fake.script({ kind: 'rate-limit', lane: 'other', retryAfterSeconds: 30, format: 'body-only' });
+    const dir = await mkdtemp(join(tmpdir(), 'cs-cancel-check-'));
+    try {
+      await writeFile(join(dir, 'fox.txt'), 'a red fox in the snow');
+      const engine = createEngine({ token: fake.token, apiBaseUrl: fake.url });
+      const controller = new AbortController();
+      await assert.rejects(
+        engine.start({ prompt: join(dir, 'fox.txt'), options: { numVariations: 2 } }, { signal: controller.signal, onEvent: () => controller.abort() }),
+        (e: ContactSheetError) => e.code === 'canceled' && /before it started; nothing was spent/.test(e.message) && !!e.action,
+      );
+      assert.ok(Date.now() < fake.rateLimitWindows[0].until, 'the cancel did not wait out the 30 s window');
+      assert.deepEqual(await readdir(dir), ['fox.txt'], 'no run folder');
+      assert.deepEqual(fake.creates, {});
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('cleanup after a cancel does not wait out a window: canceled at once, the prediction left to its Cancel-After', async () => {
