@@ -81,7 +81,11 @@ describe('disk full (a real 2 MB tmpfs)', function () {
 
     // Every image the trace calls finished is on disk and decodes; nothing half-written is left.
     const done = trace.images.filter((i) => i.status === 'generated' || i.status === 'scored');
-    assert.ok(done.length >= 1 && done.length < 8, `${done.length} of 8 finished before the disk was full`);
+    const traceBytes = (await readFile(join(runDir, 'generation_trace.json'))).length;
+    assert.ok(
+      done.length >= 1 && done.length < 8,
+      `${done.length} of 8 finished before the disk was full (trace ${traceBytes} B, ${trace.api_calls.length} calls; ${trace.images.map((i) => `${i.index} ${i.status} ${i.error?.code ?? ''}`).join('; ')})`,
+    );
     for (const img of done) {
       const file = [img.file, img.pending_file].find((f) => f !== null) as string;
       const onDisk = await readFile(join(runDir, img.file ?? '')).catch(() => readFile(join(runDir, img.pending_file)));
@@ -95,8 +99,19 @@ describe('disk full (a real 2 MB tmpfs)', function () {
     const creates = fake.creates['black-forest-labs/flux-schnell'];
     const resumed = await engine.resume(runDir);
     assert.equal(resumed.status, 'succeeded', JSON.stringify(resumed.trace.error));
-    const seeds = fake.predictionStatuses().map((p) => p.input.seed);
-    assert.equal(new Set(seeds).size, seeds.length, 'one prediction per seed: nothing paid twice');
+    // Nothing paid twice: one succeeded prediction per seed. A seed may also have one the stop
+    // canceled on Replicate before it finished (the disk filled while it ran): resume makes that
+    // image anew, as the run was stopped to keep nothing it could not store.
+    const predictions = fake.predictionStatuses();
+    const succeededSeeds = predictions.filter((p) => p.status === 'succeeded').map((p) => p.input.seed);
+    const detail = `${JSON.stringify(predictions.map((p) => [p.input.seed, p.status]))}; first run: ${trace.images.map((i) => `${i.index} ${i.status} ${i.error?.code ?? ''}`).join('; ')}`;
+    assert.deepEqual([...new Set(succeededSeeds)].sort(), [...succeededSeeds].sort(), `one succeeded prediction per seed (${detail})`);
+    assert.equal(succeededSeeds.length, 8, `every image paid once (${detail})`);
+    for (const p of predictions.filter((q) => q.status !== 'succeeded')) {
+      assert.equal(p.status, 'canceled', `only the stop's cancels besides (${detail})`);
+      const img = trace.images.find((i) => i.seed === p.input.seed);
+      assert.ok(img && img.status !== 'generated' && img.status !== 'scored', `a canceled prediction belonged to an image the first run did not finish (${detail})`);
+    }
     assert.ok(fake.creates['black-forest-labs/flux-schnell'] - creates <= 8 - trace.images.filter((i) => i.prediction_id).length);
   });
 });

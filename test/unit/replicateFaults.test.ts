@@ -346,6 +346,40 @@ describe('Replicate client faults (real HTTP against the fake)', () => {
       assert.ok(calls.some((c) => c.method === 'POST' && c.path.endsWith('/cancel') && c.status === 200), 'the cancel is recorded');
     });
 
+    it('polls that keep failing (5xx past the retries, then 429s) are asked again: the prediction is kept, never replaced or canceled', async () => {
+      await start({ processingMs: 40 });
+      const poll = /^\/v1\/predictions\/[^/]+$/;
+      fake.script({ kind: 'http', method: 'GET', path: poll, status: 500, times: 7 });
+      fake.script({ kind: 'http', method: 'GET', path: poll, status: 429, headers: { 'Retry-After': '1' }, times: 6 });
+      const { client, logLines } = testClient(fake, { retry: { maxAttempts: 3 } });
+      const created = await client.createPrediction({ model: SCHNELL, input: input(14) });
+      const done = await client.waitForPrediction(created);
+      assert.equal(done.status, 'succeeded');
+      assert.equal(done.id, created.id);
+      assert.ok(count(fake, 'GET', poll) >= 14, `asked past every failed attempt (${count(fake, 'GET', poll)} polls)`);
+      assert.deepEqual(fake.cancels, [], 'a poll failure is not a reason to cancel');
+      assert.ok(logLines.some((l) => l.includes(`Polling prediction ${created.id} failed (server-error)`)), 'each give-up of a poll is logged');
+    });
+
+    it('a poll error that gives the prediction up (the token was revoked) cancels it first, and keeps it if it had finished', async () => {
+      await start({ processingMs: 30 });
+      const poll = /^\/v1\/predictions\/[^/]+$/;
+      fake.script({ kind: 'http', method: 'GET', path: poll, status: 401, body: { detail: 'Invalid token.' } });
+      const { client } = testClient(fake, { realSleep: true, pollIntervalMs: 120 });
+      const created = await client.createPrediction({ model: SCHNELL, input: input(15) });
+      // The prediction finishes meanwhile: the cancel finds it succeeded, and it is returned.
+      const done = await client.waitForPrediction(created);
+      assert.equal(done.status, 'succeeded');
+      assert.deepEqual(fake.cancels, [created.id]);
+
+      fake.script({ kind: 'prediction', outcome: 'never' });
+      fake.script({ kind: 'http', method: 'GET', path: poll, status: 401, body: { detail: 'Invalid token.' } });
+      const stuck = await client.createPrediction({ model: SCHNELL, input: input(16) });
+      await assert.rejects(client.waitForPrediction(stuck), hasCode('token-invalid'));
+      assert.deepEqual(fake.cancels, [created.id, stuck.id], 'given up, so canceled: it bills no longer');
+      assert.equal(fake.predictionStatuses().find((p) => p.id === stuck.id)?.status, 'canceled');
+    });
+
     it('polls through starting → processing → succeeded with growing intervals', async () => {
       await start({ processingMs: 120 });
       const { client } = testClient(fake, { realSleep: true, pollIntervalMs: 10, maxPollIntervalMs: 40 });

@@ -25,6 +25,9 @@ import type { ApiCallRecord, ModelRef, RateLimitWait } from './types';
 
 export { canceledError, type CallContext, type Sleep } from './apiTransport';
 
+/** Poll failures that leave the prediction as it was: the next poll may well get through. */
+const POLL_TRANSIENT: ReadonlySet<string> = new Set(['server-error', 'network-error', 'rate-limited']);
+
 export interface ReplicateClientOptions {
   token: string;
   /** Default https://api.replicate.com (tests and the demo point it at the fake). */
@@ -286,7 +289,17 @@ export class ReplicateClient {
           if (last?.status === 'succeeded') return last;
           throw canceledError();
         }
-        throw e;
+        // A poll that failed says nothing about the prediction, which runs (and bills) on: keep
+        // asking until its deadline rather than give it up and pay for a replacement.
+        const code = e instanceof ContactSheetError ? e.code : undefined;
+        if (code !== undefined && POLL_TRANSIENT.has(code) && deadline - this.now() > 0) {
+          this.logger.warn(`Polling prediction ${prediction.id} failed (${code}); asking again.`);
+        } else {
+          // Giving it up: cancel it so it stops billing, and keep it if it finished meanwhile.
+          const last = await this.cancelQuietly(prediction.id, opts);
+          if (last?.status === 'succeeded') return last;
+          throw e;
+        }
       }
       interval = Math.min(this.maxPollIntervalMs, Math.round(interval * 1.5));
     }
