@@ -256,7 +256,9 @@ function onGenerationEvent(e: GenerationEvent, ctx: RunContext, images: RunImage
       images.track(
         images.saveGenerated(image).catch((err) => {
           const cse = toContactSheetError(err, 'write-failed');
-          images.fail(trace.images[image.index], 'save', cse.toJSON());
+          const img = trace.images[image.index];
+          // Written, and only the trace after it failed: the image is kept as it is.
+          if (img && img.status !== 'generated') images.fail(img, 'save', cse.toJSON());
           // Disk full or unwritable: stop paying for images that cannot be kept.
           stopFor(cse);
         }),

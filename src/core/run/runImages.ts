@@ -71,7 +71,10 @@ export class RunImages {
     }
   }
 
-  /** A freshly generated image: PNG on disk, trace updated, scoring queued. Throws on write errors. */
+  /**
+   * A freshly generated image: PNG on disk, trace updated, scoring queued. Throws on write errors;
+   * the image is then 'generated' if its PNG was written (only the trace failed), else untouched.
+   */
   async saveGenerated(generated: GeneratedImage): Promise<void> {
     const { trace, folder } = this.ctx;
     const img = trace.images[generated.index];
@@ -107,10 +110,17 @@ export class RunImages {
     img.status = 'generated';
     img.error = null;
     this.firstImageAt ??= Date.now();
-    await this.ctx.writer.save();
+    // The image is on disk: a trace write that fails now (the disk filled meanwhile, perhaps by
+    // another image) stops the run, but this image stays generated and is shown; the final trace
+    // (written into the run's reserved space) records it.
+    let traceError: unknown = null;
+    await this.ctx.writer.save().catch((e: unknown) => {
+      traceError = e;
+    });
     await this.announce(img, img.pending_file, false);
     this.ctx.emit({ type: 'cost', cost_so_far: this.costSoFar() });
     this.score(img, pixels);
+    if (traceError !== null) throw traceError;
   }
 
   /** An image already on disk when a run resumes: shown again, scored if it is not yet. */
