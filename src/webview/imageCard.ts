@@ -57,6 +57,9 @@ export class ImageCard {
   private statusIconName = '';
   /** A picture has loaded (until then the status stays over the empty frame). */
   private loaded = false;
+  /** Picture URIs that failed to load (a preview whose file has moved): not tried again. */
+  private readonly broken = new Set<string>();
+  private fullUri: string | null = null;
 
   constructor(
     readonly index: number,
@@ -71,6 +74,12 @@ export class ImageCard {
       else this.status.classList.add('over-image');
       this.scoringPill.hidden = this.root.dataset.stage !== 'scoring';
       handlers.shown(index, this.img.src);
+    });
+    this.img.addEventListener('error', () => {
+      // A preview that cannot load: the full image instead (once), rather than a spinner forever.
+      const failed = this.img.getAttribute('src');
+      if (failed) this.broken.add(failed);
+      if (this.fullUri && !this.broken.has(this.fullUri)) this.img.src = this.fullUri;
     });
     this.img.addEventListener('click', () => handlers.enlarge(index));
     this.statusIcon = el('span');
@@ -123,7 +132,8 @@ export class ImageCard {
     this.media.style.setProperty('aspect-ratio', context.aspectRatio.replace(':', ' / '));
 
     // Picture: the thumbnail as soon as the host reports it saved.
-    const thumb = image.thumbnailUri ?? image.imageUri;
+    this.fullUri = image.imageUri;
+    const thumb = [image.thumbnailUri, image.imageUri].find((u): u is string => !!u && !this.broken.has(u));
     if (thumb && this.img.getAttribute('src') !== thumb) this.img.src = thumb;
     setAttr(this.img, 'alt', `${imageName(image.index)}, seed ${image.seed}`);
 

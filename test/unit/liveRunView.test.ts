@@ -71,6 +71,34 @@ describe('the panel\'s view of a run (live events and the trace on disk)', funct
     for (const entry of final.entries) assert.match(entry.imageUri ?? '', new RegExp(`image_00${entry.rank}\\.png$`), 'the renamed file');
   });
 
+  it('an image whose file was renamed before its preview was made gets it from the ranked name, in the final ranking', async () => {
+    // A fast run ranks (and renames) before the panel has made every preview: the pending file is
+    // gone by then, so the preview is made from the name the final ranking gives.
+    const asked: string[] = [];
+    const view = new LiveRunView(async (dir, file, index, seed) => {
+      asked.push(file);
+      return file.startsWith('image_') ? join(dir, '.thumbnails', `seed_${seed}_${index}.webp`) : null;
+    });
+    const messages = await replay(view);
+    for (const m of messages) assert.equal(checkToWebview(m, 'event'), null, `${m.type} passes the webview's check`);
+    const saved = messages.filter((m) => m.type === 'run/imageSaved');
+    assert.equal(saved.length, 3);
+    for (const m of saved) if (m.type === 'run/imageSaved') assert.equal(m.thumbnailUri, m.imageUri, 'the PNG meanwhile');
+    const final = messages.find((m) => m.type === 'run/ranked' && m.final);
+    assert.ok(final?.type === 'run/ranked');
+    assert.equal(final.entries.length, 3);
+    for (const entry of final.entries) {
+      assert.match(entry.imageUri ?? '', new RegExp(`image_00${entry.rank}\\.png$`));
+      assert.match(entry.thumbnailUri ?? '', /\.thumbnails\/seed_\d+_\d\.webp$/, 'the preview, made from the ranked file');
+    }
+    assert.deepEqual(asked.filter((f) => f.startsWith('image_')).sort(), ['image_001.png', 'image_002.png', 'image_003.png']);
+    assert.ok(view.view!.images.every((i) => i.thumbnailUri?.includes('.thumbnails')), 'the state keeps the preview too (a panel opened later)');
+    // Previews made in time are not made again.
+    const again = new LiveRunView(async (dir, _file, index, seed) => join(dir, '.thumbnails', `seed_${seed}_${index}.webp`));
+    const finalAgain = (await replay(again)).find((m) => m.type === 'run/ranked' && m.final);
+    assert.ok(finalAgain?.type === 'run/ranked' && finalAgain.entries.every((e) => e.thumbnailUri === undefined));
+  });
+
   it('keeps paths inside and gives each panel its own URIs; with no panel open it still keeps up', async () => {
     const view = new LiveRunView(async () => null);
     assert.deepEqual(await replay(view, false), [], 'no panel: no messages');

@@ -126,7 +126,7 @@ describe('results panel webview (Chromium)', function () {
     assert.match((await byTestId(page, 'run-status').textContent()) ?? '', /Partly succeeded/);
     assert.equal(await byTestId(page, 'run-cost').textContent(), 'Cost $0.021');
     assert.equal(await byTestId(page, 'run-elapsed').textContent(), 'Elapsed 48 s');
-    assert.match((await byTestId(page, 'run-why').textContent()) ?? '', new RegExp(`Best: image #${best + 1} \\(seed ${1000 + best}\\)`));
+    assert.match((await byTestId(page, 'run-why').textContent()) ?? '', new RegExp(`Best: image_001\\.png \\(seed ${1000 + best}\\)`));
     assert.ok(((await byTestId(page, 'run-why').textContent()) ?? '').includes(comparison!.text));
     assert.match((await byTestId(page, 'run-notices').textContent()) ?? '', /rate limit: waited 4 s/);
     assert.equal(await byTestId(page, 'run-button').textContent(), 'Run again');
@@ -169,7 +169,9 @@ describe('results panel webview (Chromium)', function () {
 
       await host.send({ type: 'run/imageFailed', runId: FIXTURE_RUN_ID, index: FAILED_INDEX, stage: 'generate', error: { code: 'prediction-failed', message: 'NSFW content detected.' } });
       for (const i of [1, 3, 4, 6, 7]) {
-        await host.send(savedMessage(i, env.server.uris));
+        // Image 3's preview is gone (its file moved before the host made it): the card falls back to the PNG.
+        const saved = savedMessage(i, env.server.uris);
+        await host.send(i === 3 ? { ...saved, thumbnailUri: env.server.uris.thumbnail(i).replace(/[^/]+$/, 'moved-away.webp') } : saved);
         await host.send(scoredMessage(i));
       }
       await host.send(rankedMessage([0, 1, 2, 3, 4, 5, 6, 7], true));
@@ -184,6 +186,8 @@ describe('results panel webview (Chromium)', function () {
       await host.waitFor('7 thumbnails shown', () => host.events('image/shown').length >= 7);
       const shownIndices = host.events<{ index: number }>('image/shown').map((e) => e.index).sort();
       assert.deepEqual(shownIndices, [0, 1, 2, 3, 4, 6, 7], 'each saved image reported shown exactly once');
+      assert.equal(await card(page, 3).locator('.card-image').getAttribute('src'), env.server.uris.full(3), 'a preview that fails to load gives way to the full image');
+      assert.ok(await card(page, 3).locator('.card-image').isVisible());
     });
   }
 

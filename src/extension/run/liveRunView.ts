@@ -39,6 +39,8 @@ export class LiveRunView {
   private state: RunView | null = null;
   private dir: string | null = null;
   private readonly files = new Map<number, string>();
+  /** Images shown from their PNG because no preview could be made (the file had moved on). */
+  private readonly withoutThumbnail = new Set<number>();
   private lastDetailAt = 0;
 
   constructor(private readonly makeThumbnail: MakeThumbnail) {}
@@ -101,7 +103,12 @@ export class LiveRunView {
         const image = run.images[e.index];
         if (!image || !this.dir) return [];
         this.files.set(e.index, e.file);
-        const thumbnailUri = (await this.makeThumbnail(this.dir, e.file, e.index, e.seed)) ?? e.path;
+        // A fast run may have given the image its ranked name before this event is shown: the
+        // preview is then made from that name when the final ranking names it.
+        const thumbnail = await this.makeThumbnail(this.dir, e.file, e.index, e.seed);
+        if (thumbnail === null) this.withoutThumbnail.add(e.index);
+        else this.withoutThumbnail.delete(e.index);
+        const thumbnailUri = thumbnail ?? e.path;
         Object.assign(image, {
           seed: e.seed,
           model: e.model,
@@ -143,20 +150,28 @@ export class LiveRunView {
       }
       case 'ranked': {
         const final = e.final === true;
-        const entries = (e.entries ?? []).map((entry) => {
+        const entries = [];
+        for (const entry of e.entries ?? []) {
           const image = run.images[entry.index];
           const moved = final && entry.file && entry.file !== this.files.get(entry.index) && this.dir;
           if (moved) this.files.set(entry.index, entry.file!);
           if (image) Object.assign(image, { rank: entry.rank, overall: entry.overall, preferenceProbability: probability(entry.preference_probability) });
           if (moved && image) image.imageUri = join(this.dir!, entry.file!);
-          return {
+          let thumbnailUri: string | undefined;
+          if (moved && image && this.withoutThumbnail.has(entry.index)) {
+            thumbnailUri = (await this.makeThumbnail(this.dir!, entry.file!, entry.index, image.seed)) ?? image.imageUri!;
+            image.thumbnailUri = thumbnailUri;
+            this.withoutThumbnail.delete(entry.index);
+          }
+          entries.push({
             index: entry.index,
             rank: entry.rank,
             overall: entry.overall,
             preferenceProbability: probability(entry.preference_probability),
             ...(moved && image?.imageUri ? { imageUri: image.imageUri } : {}),
-          };
-        });
+            ...(thumbnailUri ? { thumbnailUri } : {}),
+          });
+        }
         const ranked = new Set(entries.map((x) => x.index));
         for (const image of run.images) if (!ranked.has(image.index)) image.rank = null;
         run.rankingFinal = final;
@@ -190,6 +205,7 @@ export class LiveRunView {
   private start(e: Extract<RunEvent, { type: 'run-started' }>, at: number): ToWebviewEvent {
     this.dir = e.run_dir;
     this.files.clear();
+    this.withoutThumbnail.clear();
     const seeds = e.seeds ?? [];
     this.state = {
       runId: e.run_id,
