@@ -99,7 +99,9 @@ export class SummaryView {
     const best = run.comparison ? run.images[run.comparison.bestIndex] : undefined;
     this.why.hidden = !run.comparison;
     if (run.comparison) {
-      const label = `${run.rankingFinal ? 'Best' : 'Leading'}: ${imageName(run.comparison.bestIndex)}${best ? ` (seed ${best.seed})` : ''}`;
+      // Named as the folder names it once ranked (image_001.png is the best), as the text after it does.
+      const name = run.rankingFinal && best?.rank ? `image_${String(best.rank).padStart(3, '0')}.png` : imageName(run.comparison.bestIndex);
+      const label = `${run.rankingFinal ? 'Best' : 'Leading'}: ${name}${best ? ` (seed ${best.seed})` : ''}`;
       this.why.replaceChildren(icon('star-full'), el('strong', { text: label }), el('span', { text: ` — ${run.comparison.text}` }));
     }
 
