@@ -36,6 +36,8 @@ interface LiveRun {
   abort: AbortController;
   view: LiveRunView;
   runId: string | null;
+  /** Previews under way, by image path, until the event queue takes them. */
+  previews: Map<string, Promise<string | null>>;
 }
 
 /**
@@ -88,8 +90,16 @@ export class RunController implements vscode.Disposable {
     if (this.live) {
       throw new ContactSheetError('bad-usage', `A run of ${basename(this.promptUri.fsPath)} is already in progress.`, { action: 'Wait for it to finish, or cancel it.' });
     }
-    const makeThumbnail = (runDir: string, file: string, index: number, seed: number) => ensureThumbnail(runDir, file, index, seed, this.services.logger);
-    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(makeThumbnail), runId: null };
+    // Previews start as soon as an image is on disk (see run()), not when the event queue gets to
+    // it: the queue then finds them made or under way.
+    const previews = new Map<string, Promise<string | null>>();
+    const makeThumbnail = (runDir: string, file: string, index: number, seed: number) => {
+      const key = join(runDir, file);
+      const early = previews.get(key);
+      previews.delete(key);
+      return early ?? ensureThumbnail(runDir, file, index, seed, this.services.logger);
+    };
+    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(makeThumbnail), runId: null, previews };
     this.live = live;
     let lease: EngineLease | undefined;
     try {
@@ -172,6 +182,10 @@ export class RunController implements vscode.Disposable {
 
     const onEvent = (e: RunEvent) => {
       const at = Date.now();
+      if (e.type === 'image-saved' && e.path.endsWith(e.file)) {
+        const runDir = e.path.slice(0, e.path.length - e.file.length).replace(/[\\/]+$/, '');
+        live.previews.set(join(runDir, e.file), ensureThumbnail(runDir, e.file, e.index, e.seed, this.services.logger));
+      }
       if (e.type === 'api-call') this.logApiCall(e.call);
       if (e.type === 'warning') this.services.logger.warn(e.message);
       this.enqueue(async () => {
