@@ -99,6 +99,35 @@ describe('the panel\'s view of a run (live events and the trace on disk)', funct
     assert.ok(finalAgain?.type === 'run/ranked' && finalAgain.entries.every((e) => e.thumbnailUri === undefined));
   });
 
+  it('sends a live preview inline (data: URI) when it can, and keeps its path for a panel opened later', async () => {
+    const read: string[] = [];
+    const view = new LiveRunView(
+      async (dir, _file, index, seed) => join(dir, '.thumbnails', `seed_${seed}_${index}.webp`),
+      async (path) => {
+        read.push(path);
+        return `data:image/webp;base64,${Buffer.from(path).toString('base64')}`;
+      },
+    );
+    const messages = await replay(view);
+    for (const m of messages) assert.equal(checkToWebview(m, 'event'), null, `${m.type} passes the webview's check`);
+    const saved = messages.filter((m) => m.type === 'run/imageSaved');
+    assert.equal(saved.length, 3);
+    for (const m of saved) {
+      if (m.type !== 'run/imageSaved') continue;
+      assert.match(m.thumbnailUri, /^data:image\/webp;base64,/);
+      assert.match(Buffer.from(m.thumbnailUri.split(',')[1], 'base64').toString(), new RegExp(`seed_${m.seed}_${m.index}\\.webp$`), 'its own preview');
+      assert.match(m.imageUri, /^https:\/\/file\+\.vscode-resource\.test\//, 'the full image by URI');
+    }
+    assert.equal(read.length, 3);
+    const snapshot = view.snapshot(uri)!;
+    assert.ok(snapshot.images.every((i) => i.thumbnailUri?.startsWith('https://file+.vscode-resource.test/')), 'a later panel loads the previews by URI');
+    // No panel listening: nothing is read for it.
+    const quiet = new LiveRunView(async (dir, _file, index, seed) => join(dir, `p_${seed}_${index}.webp`), async () => {
+      throw new Error('read with no panel open');
+    });
+    assert.deepEqual(await replay(quiet, false), []);
+  });
+
   it('keeps paths inside and gives each panel its own URIs; with no panel open it still keeps up', async () => {
     const view = new LiveRunView(async () => null);
     assert.deepEqual(await replay(view, false), [], 'no panel: no messages');

@@ -1,7 +1,8 @@
 /**
  * The results panel's HTML document, as a pure function of its resource URIs (no vscode import),
  * so the webview tests load exactly the document VS Code gets. Strict CSP: nothing but the
- * nonce'd script runs; styles, fonts and images come only from the webview's own resources.
+ * nonce'd script runs; styles, fonts and images come only from the webview's own resources
+ * (images also as data: URIs, the previews a live run sends inline).
  * Nothing user-provided goes in here: the prompt and the runs arrive by postMessage.
  */
 export interface WebviewShellOptions {
@@ -17,7 +18,8 @@ export function webviewShellHtml(options: WebviewShellOptions): string {
   const { cspSource, nonce } = options;
   const csp = [
     "default-src 'none'",
-    `img-src ${cspSource}`,
+    // data: for the live previews the host sends inline (no resource round trip per image).
+    `img-src ${cspSource} data:`,
     `style-src ${cspSource}`,
     `font-src ${cspSource}`,
     `script-src 'nonce-${nonce}'`,

@@ -23,6 +23,12 @@ const NO_IMAGE: Omit<RunImageView, 'index' | 'seed'> = {
 /** Makes an image's preview in the run folder and answers its absolute path (null when it cannot). */
 export type MakeThumbnail = (runDir: string, imageFile: string, index: number, seed: number) => Promise<string | null>;
 
+/**
+ * Reads a made preview as a data: URI (null: the panel loads it by its URI instead). A live image
+ * then reaches the panel with its pixels, without a resource request through the webview.
+ */
+export type InlinePreview = (path: string) => Promise<string | null>;
+
 /** Turns an absolute path into a URI the webview may load (asWebviewUri). */
 export type WebviewUri = (path: string) => string;
 
@@ -43,7 +49,10 @@ export class LiveRunView {
   private readonly withoutThumbnail = new Set<number>();
   private lastDetailAt = 0;
 
-  constructor(private readonly makeThumbnail: MakeThumbnail) {}
+  constructor(
+    private readonly makeThumbnail: MakeThumbnail,
+    private readonly inlinePreview?: InlinePreview,
+  ) {}
 
   /** The run as it stands, with paths in place of URIs (for counts and stages). */
   get view(): RunView | null {
@@ -77,7 +86,18 @@ export class LiveRunView {
   async translate(e: RunEvent, at: number, uri: WebviewUri | null): Promise<ToWebviewEvent[]> {
     const messages = await this.apply(e, at);
     if (!uri) return [];
-    return messages.map((m) => withUris(m, uri));
+    return Promise.all(
+      messages.map(async (m) => {
+        const out = withUris(m, uri);
+        // The state keeps the preview's path (a panel opened later loads it by URI); the live
+        // message carries it inline.
+        if (m.type === 'run/imageSaved' && out.type === 'run/imageSaved' && this.inlinePreview && !this.withoutThumbnail.has(m.index)) {
+          const inline = await this.inlinePreview(m.thumbnailUri);
+          if (inline) out.thumbnailUri = inline;
+        }
+        return out;
+      }),
+    );
   }
 
   private async apply(e: RunEvent, at: number): Promise<ToWebviewEvent[]> {

@@ -10,7 +10,7 @@ import { downloadScoringModels } from '../engine/scoringModelsDownload';
 import type { ExtensionServices } from '../extensionServices';
 import { readPrompt } from '../promptReader';
 import { runRequestFromSettings, runsDirFor } from '../settings/runSettings';
-import { ensureThumbnail } from '../views/thumbnails';
+import { ensureThumbnail, previewDataUri } from '../views/thumbnails';
 import { LiveRunView, type WebviewUri } from './liveRunView';
 import { RunProgress } from './runProgress';
 
@@ -99,7 +99,7 @@ export class RunController implements vscode.Disposable {
       previews.delete(key);
       return early ?? ensureThumbnail(runDir, file, index, seed, this.services.logger);
     };
-    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(makeThumbnail), runId: null, previews };
+    const live: LiveRun = { abort: new AbortController(), view: new LiveRunView(makeThumbnail, previewDataUri), runId: null, previews };
     this.live = live;
     let lease: EngineLease | undefined;
     try {

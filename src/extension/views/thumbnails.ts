@@ -1,3 +1,4 @@
+import { readFile, stat } from 'node:fs/promises';
 import { RunFolder, thumbnailName } from '../../core/run/output';
 import type { Logger } from '../../core/log';
 
@@ -24,6 +25,20 @@ export async function ensureThumbnail(runDir: string, imageFile: string, index: 
     return await folder.writeFile(name, webp);
   } catch (e) {
     logger.warn(`No preview for ${imageFile} in ${runDir}: ${(e as Error).message}`);
+    return null;
+  }
+}
+
+/** Largest preview sent inline to the panel (a 384-px WebP is a few dozen KB). */
+const INLINE_PREVIEW_MAX_BYTES = 256 * 1024;
+
+/** A preview made by ensureThumbnail as a data: URI, or null (too large or unreadable). */
+export async function previewDataUri(path: string): Promise<string | null> {
+  if (!path.endsWith('.webp')) return null;
+  try {
+    if ((await stat(path)).size > INLINE_PREVIEW_MAX_BYTES) return null;
+    return `data:image/webp;base64,${(await readFile(path)).toString('base64')}`;
+  } catch {
     return null;
   }
 }
