@@ -100,9 +100,22 @@ describe('Contact Sheet extension', () => {
     await waitForResultsTab('Contact Sheet: fox.md');
   });
 
-  it('opens no panel for a file that is not a prompt', async () => {
-    await vscode.commands.executeCommand('contactSheet.generate', workspaceFile('notes.json'));
+  it('opens no panel for a file that is not a prompt, and says so with what to do', async () => {
+    const api = await vscode.extensions.getExtension<ContactSheetTestApi>(EXTENSION_ID)!.activate();
+    const real = api.services.notifier;
+    const toasts: { level: string; message: string; actions: string[] }[] = [];
+    const record = (level: string) => (message: string, ...actions: string[]) => {
+      toasts.push({ level, message, actions });
+      return Promise.resolve(undefined);
+    };
+    api.services.notifier = { info: record('info'), warn: record('warn'), error: record('error') };
+    try {
+      await vscode.commands.executeCommand('contactSheet.generate', workspaceFile('notes.json'));
+    } finally {
+      api.services.notifier = real;
+    }
     // The command has settled (it awaits the error message only until it is shown, not dismissed).
     assert.deepEqual(resultsTabs().map((t) => t.label), []);
+    assert.deepEqual(toasts, [{ level: 'error', message: 'Contact Sheet: notes.json is not a prompt file. Choose a .txt or .md file that contains the prompt.', actions: ['Show Log'] }]);
   });
 });
