@@ -112,8 +112,7 @@ function baseArgs(dirs) {
 
 /**
  * Starts code-server on `folder`. `userSettings` join the quiet workbench settings in the user's
- * settings.json (the file is `join(dirs.userData, 'User', 'settings.json')`, which VS Code watches);
- * `env` reaches code-server and its extension host.
+ * settings.json before it starts; `env` reaches code-server and its extension host.
  * @param {{ folder: string, label: string, logFile: string, vsix?: string, extraArgs?: string[], startTimeoutMs?: number, userSettings?: Record<string, unknown>, env?: Record<string, string> }} options
  */
 export async function startCodeServer(options) {
@@ -184,7 +183,7 @@ export async function startCodeServer(options) {
     await stop();
     throw e;
   }
-  return { url, port, host: `127.0.0.1:${port}`, dirs, settingsFile: join(dirs.userData, 'User', 'settings.json'), stop };
+  return { url, port, host: `127.0.0.1:${port}`, dirs, stop };
 }
 
 async function waitForHealthy(url, exited, timeoutMs) {

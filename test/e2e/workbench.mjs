@@ -57,12 +57,13 @@ export async function chooseContextMenuItem(page, label) {
   await item.hover();
   await item.click();
   const deadline = Date.now() + UI_TIMEOUT_MS;
-  while ((await menu.isVisible()) && Date.now() < deadline) {
-    await item.hover();
-    await page.keyboard.press('Enter');
-    await menu.waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => {});
+  while ((await menu.first().isVisible()) && Date.now() < deadline) {
+    // The menu may be closing after the click: a short hover, and Enter only while the item is there.
+    const hovered = await item.hover({ timeout: 2_000 }).then(() => true, () => false);
+    if (hovered) await page.keyboard.press('Enter');
+    await menu.first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => {});
   }
-  if (await menu.isVisible()) throw new Error(`the context menu stayed open after choosing "${label}"`);
+  if (await menu.first().isVisible()) throw new Error(`the context menu stayed open after choosing "${label}"`);
 }
 
 /** Picks an entry in an open quick pick by (part of) its label. */
