@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { convertClipToOnnx, ensureClipOnnx, CLIP_INFO_FILE, type ClipOnnxInfo } from '../../src/core/models/convert/clipOnnx';
 import type { ClipArchConfig } from '../../src/core/models/convert/clipConfig';
 import { writeSafetensors, type TensorToWrite } from '../../src/core/models/safetensors';
-import { quantizePerColumn, roundHalfEven } from '../../src/core/models/convert/quantize';
+import { int8WeightRange, quantizePerColumn, roundHalfEven } from '../../src/core/models/convert/quantize';
 import { SeededNormal, tinyClipArchConfig, tinyClipCheckpoint } from '../../src/sandbox/tinyModels/tinyClipCheckpoint';
 import { referenceImageEmbeds, referenceTextEmbeds } from '../support/clipReference';
 import { cosineSimilarity } from '../../src/sandbox/cosineSimilarity';
@@ -314,6 +314,22 @@ describe('per-column int8 weight quantization', () => {
     assert.deepEqual(Array.from(q.values), [64, -64, 0, -127, 32, 0, 32, 127, 0]);
     // Dequantized values are within half a step of the originals.
     for (let i = 0; i < w.length; i++) assert.ok(Math.abs(q.values[i] * q.scales[i % 3] - w[i]) <= q.scales[i % 3] / 2 + 1e-7, `value ${i}`);
+  });
+
+  it('with reduce range (7-bit weights) uses max|w|/64 and clips to ±64', () => {
+    const w = Float32Array.from([1.27, -0.5, -2.54, 1]);
+    const q = quantizePerColumn(w, 2, 2, 64);
+    assert.ok(Math.abs(q.scales[0] - 2.54 / 64) < 1e-9);
+    assert.deepEqual(Array.from(q.values), [32, -32, -64, 64]);
+  });
+
+  it('keeps 8-bit weights only where the int8 MatMul cannot saturate: VNNI on x86, or not x86', () => {
+    assert.equal(int8WeightRange('x64', 'fpu sse4_1 avx avx2 fma avx512f avx512_vnni'), 127);
+    assert.equal(int8WeightRange('x64', 'fpu sse4_1 avx avx2 fma avx_vnni'), 127);
+    assert.equal(int8WeightRange('x64', 'fpu sse4_1 avx avx2 fma avx512f avx512bw'), 64, 'AVX-512 without VNNI saturates too');
+    assert.equal(int8WeightRange('x64', 'fpu sse4_1 avx avx2 fma'), 64);
+    assert.equal(int8WeightRange('x64', null), 64, 'unknown x86 flags: the safe range');
+    assert.equal(int8WeightRange('arm64', null), 127);
   });
 
   it('rounds halves to even like numpy', () => {

@@ -246,8 +246,8 @@ describe('scorer (tiny models, real download → convert → ONNX path)', functi
   it('int8 precision converts its own graphs and stays within the measured distance of fp32', async () => {
     // Measured on these tiny models (onnxruntime-node 1.30, AVX-512 VNNI), 36 images (3 prompts ×
     // 12 fake images) plus the fox: |int8 − fp32| of CLIP-Score's raw 100·cos at most 1.62 (fox
-    // 0.67), of PickScore's raw at most 0.19. The bounds below add about a quarter for other CPUs'
-    // int8 kernels (AVX2 without VNNI rounds differently); the scores themselves span −9 to 32.
+    // 0.67), of PickScore's raw at most 0.19. On AVX2 without VNNI (7-bit weights there, see
+    // int8WeightRange) 0.65 and 0.24. The bounds below hold both; the scores span −9 to 32.
     const enabled = { pickscore: true, clip_score: true, aesthetic: false, vqascore: false };
     const fp32 = makeLocal(config({ enabled }));
     const int8 = makeLocal(config({ enabled, precision: 'int8' }));

@@ -34,6 +34,8 @@ export interface TowerBuildContext {
   reader: ClipTensorSource;
   config: ClipArchConfig;
   precision: Precision;
+  /** Largest int8 weight (int8WeightRange); unused at fp32. */
+  int8WeightRange: number;
   externalData: ExternalDataWriter;
   signal?: AbortSignal;
   onTensor?: TensorProgress;
@@ -51,7 +53,7 @@ class TowerWriter {
 
   constructor(name: string, private readonly ctx: TowerBuildContext) {
     this.g = new GraphBuilder(name, { externalData: ctx.externalData, producerVersion: ctx.producerVersion });
-    this.linears = new LinearLayerEmitter(this.g, ctx.precision);
+    this.linears = new LinearLayerEmitter(this.g, ctx.precision, ctx.int8WeightRange);
   }
 
   async tensor(name: string, shape: number[]): Promise<Float32Array> {

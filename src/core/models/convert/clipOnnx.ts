@@ -16,6 +16,7 @@ import type { Precision } from '../../../shared/scores';
 import { ExternalDataWriter } from '../onnx/externalDataWriter';
 import { CheckpointReader } from './checkpointReader';
 import { parseClipConfig, type ClipArchConfig } from './clipConfig';
+import { int8WeightRange } from './quantize';
 import {
   TEXT_INPUT,
   TEXT_OUTPUT,
@@ -44,6 +45,8 @@ export interface ClipSourceFile {
 export interface ClipOnnxInfo {
   converter_version: number;
   precision: Precision;
+  /** int8: the largest weight value (127, or 64 for CPUs without VNNI); absent means 127. */
+  int8_weight_range?: number;
   source_files: ClipSourceFile[];
   projection_dim: number;
   /** exp() of the checkpoint's logit_scale parameter: the factor cosines are multiplied by. */
@@ -75,6 +78,8 @@ export interface ConvertClipOptions {
   onProgress?: (step: string, fraction: number) => void;
   /** Also record each source file's sha256 (reads every byte once more). */
   hashSources?: boolean;
+  /** int8 only: the largest weight value; default int8WeightRange() for this CPU. */
+  int8WeightRange?: number;
 }
 
 export async function convertClipToOnnx(opts: ConvertClipOptions): Promise<ClipOnnxInfo> {
@@ -124,6 +129,8 @@ export async function readCachedInfo(checkpointDir: string, cacheDir: string, pr
     return undefined;
   }
   if (info.converter_version !== CLIP_CONVERTER_VERSION || info.precision !== precision || !Array.isArray(info.source_files)) return undefined;
+  // Converted for a CPU that needs another int8 weight range (a models folder shared or moved).
+  if (precision === 'int8' && (info.int8_weight_range ?? 127) !== int8WeightRange()) return undefined;
   for (const f of info.source_files) {
     const st = await fs.stat(join(checkpointDir, f.path)).catch(() => undefined);
     if (!st || st.size !== f.size || Math.round(st.mtimeMs) !== f.mtime_ms) return undefined;
@@ -159,6 +166,7 @@ async function writeGraphs(reader: CheckpointReader, config: ClipArchConfig, dir
     opts.onProgress?.(step, Math.min(done / total, 0.99));
   };
 
+  const weightRange = opts.int8WeightRange ?? int8WeightRange();
   const towers = [
     { step: 'converting text tower', file: 'text.onnx', build: buildTextGraph },
     { step: 'converting vision tower', file: 'vision.onnx', build: buildVisionGraph },
@@ -168,7 +176,7 @@ async function writeGraphs(reader: CheckpointReader, config: ClipArchConfig, dir
     opts.onProgress?.(step, done / total);
     const externalData = new ExternalDataWriter(join(dir, `${tower.file}.data`));
     try {
-      const ctx: TowerBuildContext = { reader, config, precision: opts.precision, externalData, signal: opts.signal, onTensor, producerVersion: String(CLIP_CONVERTER_VERSION) };
+      const ctx: TowerBuildContext = { reader, config, precision: opts.precision, int8WeightRange: weightRange, externalData, signal: opts.signal, onTensor, producerVersion: String(CLIP_CONVERTER_VERSION) };
       const graph = await tower.build(ctx);
       throwIfAborted(opts.signal);
       await graph.save(join(dir, tower.file));
@@ -181,6 +189,7 @@ async function writeGraphs(reader: CheckpointReader, config: ClipArchConfig, dir
   return {
     converter_version: CLIP_CONVERTER_VERSION,
     precision: opts.precision,
+    ...(opts.precision === 'int8' ? { int8_weight_range: weightRange } : {}),
     source_files: [],
     projection_dim: config.projectionDim,
     logit_scale: Math.exp(logitScaleParameter),

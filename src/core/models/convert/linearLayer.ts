@@ -22,7 +22,12 @@ export function transposeToInOut(w: Float32Array, out: number, inp: number): Flo
 export class LinearLayerEmitter {
   private readonly quantizedInputs = new Map<Value, [Value, Value, Value]>();
 
-  constructor(private readonly g: GraphBuilder, readonly precision: Precision) {}
+  constructor(
+    private readonly g: GraphBuilder,
+    readonly precision: Precision,
+    /** Largest int8 weight (127, or 64 on CPUs whose int8 MatMul saturates; see int8WeightRange). */
+    private readonly int8WeightRange: number = 127,
+  ) {}
 
   /** `weight` is PyTorch's [out, in]; `name` prefixes the initializers. */
   linear(x: Value, name: string, weight: Float32Array, out: number, inp: number, bias?: Float32Array): Value {
@@ -31,7 +36,7 @@ export class LinearLayerEmitter {
     if (this.precision === 'fp32') {
       y = this.g.matmul(x, this.g.initializer(`${name}.weight`, wInOut, [inp, out]));
     } else {
-      const q = quantizePerColumn(wInOut, inp, out);
+      const q = quantizePerColumn(wInOut, inp, out, this.int8WeightRange);
       const [xq, xScale, xZero] = this.quantizedInput(x);
       const acc = this.g.matmulInteger(xq, this.g.initializer(`${name}.weight_quantized`, q.values, [inp, out]), xZero, this.g.initializer(`${name}.weight_zero_point`, new Int8Array(out), [out]));
       const scale = this.g.mul(xScale, this.g.initializer(`${name}.weight_scale`, q.scales, [out]));
