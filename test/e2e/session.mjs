@@ -89,7 +89,15 @@ export class Session {
     await page.keyboard.insertText(text);
     await page.keyboard.press('Control+S');
     const deadline = Date.now() + 30_000;
-    while (JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) !== JSON.stringify(JSON.parse(text))) {
+    // Read until it is the new text (a read can land mid-write and see a partial file).
+    const saved = () => {
+      try {
+        return JSON.stringify(JSON.parse(readFileSync(file, 'utf8'))) === JSON.stringify(JSON.parse(text));
+      } catch {
+        return false;
+      }
+    };
+    while (!saved()) {
       if (Date.now() > deadline) throw new Error(`settings.json was not saved with ${JSON.stringify(patch)}`);
       await new Promise((r) => setTimeout(r, 200));
     }

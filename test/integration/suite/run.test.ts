@@ -90,7 +90,16 @@ describe('Generate in the extension host (fake Replicate on 127.0.0.1, tiny mode
     assert.equal(show.run.live, true);
     const saved = events.filter((e) => e.type === 'run/imageSaved');
     assert.equal(saved.length, 4);
-    for (const s of saved) if (s.type === 'run/imageSaved') assert.match(s.thumbnailUri, /\.thumbnails\/seed_\d+_\d{3}\.webp/);
+    // Each preview arrives inline (a WebP data: URI), the very file made in the run's .thumbnails/.
+    const previews = await fs.readdir(join(runDir, '.thumbnails'));
+    assert.equal(previews.filter((f) => /^seed_\d+_\d{3}\.webp$/.test(f)).length, 4, previews.join(', '));
+    for (const s of saved) {
+      if (s.type !== 'run/imageSaved') continue;
+      assert.match(s.thumbnailUri, /^data:image\/webp;base64,/);
+      const bytes = Buffer.from(s.thumbnailUri.slice(s.thumbnailUri.indexOf(',') + 1), 'base64');
+      const onDisk = await Promise.all(previews.map((f) => fs.readFile(join(runDir, '.thumbnails', f))));
+      assert.ok(onDisk.some((b) => b.equals(bytes)), `image ${s.index}'s inline preview is one of the files`);
+    }
     const final = events.find((e) => e.type === 'run/ranked' && e.final);
     assert.ok(final && final.type === 'run/ranked');
     assert.deepEqual(final.entries.map((e) => e.rank), [1, 2, 3, 4]);
