@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { cpuFeatures, describeCpu } from '../src/core/scoring/cpuFeatures';
+import { cpuFeatures, describeCpu } from '../src/core/cpuFeatures';
 import type { Precision } from '../src/core/scoring/types';
 import { measureActivation, readPanelLatency } from './activation';
 import { visionFlops as clipVisionFlops, prepareBenchModels, type BenchModels } from './fullSizeModels';

@@ -21,7 +21,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { cpuFeatures } from './cpuFeatures';
+import { cpuFeatures } from '../cpuFeatures';
 
 export const OPTIMIZED_MODEL_FILE = 'model.onnx';
 export const OPTIMIZED_DATA_FILE = 'model.onnx.data';

@@ -4,7 +4,8 @@
  * scale = max|w| / qmax, q = round-half-even(w / scale) clipped to [-qmax, qmax]; qmax is 127, or
  * 64 with its reduce_range (7-bit weights) on x86 CPUs without VNNI (see int8WeightRange).
  */
-import { readFileSync } from 'node:fs';
+import { cpuFeatures } from '../../cpuFeatures';
+
 export interface QuantizedMatrix {
   /** Row-major [rows, cols] int8 values. */
   values: Int8Array;
@@ -20,23 +21,10 @@ export interface QuantizedMatrix {
  * on ARM (its dot-product instructions accumulate in 32 bits), the full range is kept. Measured on
  * the tiny CLIP models, AVX2 without VNNI: text cosine to fp32 0.973 at 127, ≥ 0.99 at 64.
  */
-export function int8WeightRange(arch: string = process.arch, cpuFlags: string | null = readCpuFlags()): 127 | 64 {
+export function int8WeightRange(arch: string = process.arch, cpuFlags: readonly string[] | null = cpuFeatures().flags): 127 | 64 {
   if (arch !== 'x64' && arch !== 'ia32') return 127;
   if (cpuFlags === null) return 64;
-  return /\b(avx512_vnni|avx_vnni)\b/.test(cpuFlags) ? 127 : 64;
-}
-
-let cpuFlags: string | null | undefined;
-
-/** The CPU's flags line on Linux (/proc/cpuinfo), read once; null where it cannot be read. */
-function readCpuFlags(): string | null {
-  if (cpuFlags !== undefined) return cpuFlags;
-  try {
-    cpuFlags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? null;
-  } catch {
-    cpuFlags = null;
-  }
-  return cpuFlags;
+  return cpuFlags.includes('avx512_vnni') || cpuFlags.includes('avx_vnni') ? 127 : 64;
 }
 
 /** Quantizes a row-major [rows, cols] matrix (the MatMul B operand, [in, out]) per column. */

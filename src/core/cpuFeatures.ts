@@ -2,7 +2,8 @@
  * What this CPU can run, as far as onnxruntime's kernels care: the instruction-set extensions
  * that decide which GEMM kernels and pre-packed weight layouts it picks. An optimized graph saved
  * with pre-packed weights is only valid on a CPU with the same extensions, so its cache key
- * includes them; the benchmarks print them next to every figure.
+ * includes them; the int8 converter picks its weight range by them (VNNI or not); the
+ * benchmarks print them next to every figure.
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
