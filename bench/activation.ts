@@ -6,9 +6,10 @@
  * plain Node with `vscode` resolved to a recording shim (module load + activate() body only).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = join(__dirname, '..');
 
@@ -24,9 +25,15 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
   });
 }
 
-function codeServerInstalled(): boolean {
-  const cache = join(homedir(), '.cache', 'contact-sheet');
-  return existsSync(cache) && readdirSync(cache).some((d) => d.startsWith('code-server-') && existsSync(join(cache, d, '.complete')));
+/** Null when code-server, its Node and Chromium are installed (the test runners' own check), else why not. */
+async function missingTools(): Promise<string | null> {
+  try {
+    const { assertToolsInstalled } = (await import(pathToFileURL(join(ROOT, 'scripts', 'codeServer.mjs')).href)) as { assertToolsInstalled: () => void };
+    assertToolsInstalled();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /**
@@ -60,7 +67,8 @@ export async function measureActivation(): Promise<ActivationFigure> {
   const build = await run(process.execPath, [join(ROOT, 'esbuild.mjs')], process.env, 300_000);
   if (build.code !== 0) return { measured: false, reason: `npm run build failed: ${build.out.trim().split('\n').pop()}`, nodeShimMs: null };
   const shim = await nodeShimMs();
-  if (!codeServerInstalled()) return { measured: false, reason: 'code-server is not installed (npm run setup:vscode)', nodeShimMs: shim };
+  const missing = await missingTools();
+  if (missing) return { measured: false, reason: missing, nodeShimMs: shim };
   const resultFile = join(ROOT, 'out', 'integration', 'activation.json');
   rmSync(resultFile, { force: true });
   const r = await run(process.execPath, [join(ROOT, 'test', 'integration', 'run.mjs')], { ...process.env, CONTACT_SHEET_INTEGRATION_ONLY: 'activation' }, 600_000);
