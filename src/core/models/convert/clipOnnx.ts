@@ -78,8 +78,6 @@ export interface ConvertClipOptions {
   onProgress?: (step: string, fraction: number) => void;
   /** Also record each source file's sha256 (reads every byte once more). */
   hashSources?: boolean;
-  /** int8 only: the largest weight value; default int8WeightRange() for this CPU. */
-  int8WeightRange?: number;
 }
 
 export async function convertClipToOnnx(opts: ConvertClipOptions): Promise<ClipOnnxInfo> {
@@ -166,7 +164,7 @@ async function writeGraphs(reader: CheckpointReader, config: ClipArchConfig, dir
     opts.onProgress?.(step, Math.min(done / total, 0.99));
   };
 
-  const weightRange = opts.int8WeightRange ?? int8WeightRange();
+  const weightRange = int8WeightRange();
   const towers = [
     { step: 'converting text tower', file: 'text.onnx', build: buildTextGraph },
     { step: 'converting vision tower', file: 'vision.onnx', build: buildVisionGraph },

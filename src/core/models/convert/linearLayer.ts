@@ -7,7 +7,7 @@
  */
 import type { Precision } from '../../../shared/scores';
 import type { GraphBuilder, Value } from '../onnx/graphBuilder';
-import { quantizePerColumn } from './quantize';
+import { int8WeightRange, quantizePerColumn } from './quantize';
 
 /** PyTorch [out, in] → MatMul operand [in, out]. */
 export function transposeToInOut(w: Float32Array, out: number, inp: number): Float32Array {
@@ -25,8 +25,8 @@ export class LinearLayerEmitter {
   constructor(
     private readonly g: GraphBuilder,
     readonly precision: Precision,
-    /** Largest int8 weight (127, or 64 on CPUs whose int8 MatMul saturates; see int8WeightRange). */
-    private readonly int8WeightRange: number = 127,
+    /** Largest int8 weight: this CPU's by default (127, or 64 where the int8 MatMul saturates). */
+    private readonly weightRange: number = int8WeightRange(),
   ) {}
 
   /** `weight` is PyTorch's [out, in]; `name` prefixes the initializers. */
@@ -36,7 +36,7 @@ export class LinearLayerEmitter {
     if (this.precision === 'fp32') {
       y = this.g.matmul(x, this.g.initializer(`${name}.weight`, wInOut, [inp, out]));
     } else {
-      const q = quantizePerColumn(wInOut, inp, out, this.int8WeightRange);
+      const q = quantizePerColumn(wInOut, inp, out, this.weightRange);
       const [xq, xScale, xZero] = this.quantizedInput(x);
       const acc = this.g.matmulInteger(xq, this.g.initializer(`${name}.weight_quantized`, q.values, [inp, out]), xZero, this.g.initializer(`${name}.weight_zero_point`, new Int8Array(out), [out]));
       const scale = this.g.mul(xScale, this.g.initializer(`${name}.weight_scale`, q.scales, [out]));
